@@ -16,6 +16,7 @@
 #include <lauxlib.h>
 #include <libwebsockets.h>
 #include <lua.h>
+#include <luv/lhandle.h>
 #include <luv/luv.h>
 
 #include "host.h"
@@ -427,35 +428,45 @@ static void close_server(struct server *server)
     lws_context_destroy(server->context);
 }
 
-static void count_closing(uv_handle_t *handle, void *count)
+struct closing_count {
+    luv_ctx_t *luv;
+    int others;
+};
+
+/* Counts closing handles that are not luv's (a luv handle's data is its
+ * luv_handle_t, which names luv's context). */
+static void count_closing(uv_handle_t *handle, void *arg)
 {
-    if (uv_is_closing(handle))
-        ++*(int *)count;
+    struct closing_count *count = arg;
+    const luv_handle_t *data = handle->data;
+    if (uv_is_closing(handle) && !(data && data->ctx == count->luv))
+        count->others++;
 }
 
 /* With a foreign loop, the first lws_context_destroy() only starts closing
  * lws's libuv handles; a second call, once they are all closed, frees the
- * context. lws keeps at least one handle closing at every turn of the loop
- * until it is done, so a loop with no closing handle means it is done. */
-static void finish_teardown(struct server *server, uv_loop_t *loop)
+ * context. lws keeps one of its handles closing at every turn of the loop
+ * until it is done, so when no handle other than luv's is closing, it is
+ * done. */
+static void finish_teardown(struct server *server, lua_State *L)
 {
     if (!server->context || !server->closing)
         return;
-    int closing = 0;
-    uv_walk(loop, count_closing, &closing);
-    if (closing == 0)
+    struct closing_count count = {luv_context(L), 0};
+    uv_walk(luv_loop(L), count_closing, &count);
+    if (count.others == 0)
         lws_context_destroy(server->context);
 }
 
 /* Advances every teardown, frees the servers whose teardown has finished
  * and whose userdata is gone; returns how many contexts are still alive. */
-static int sweep_servers(uv_loop_t *loop)
+static int sweep_servers(lua_State *L)
 {
     int alive = 0;
     struct server *server = all_servers;
     while (server) {
         struct server *next = server->next;
-        finish_teardown(server, loop);
+        finish_teardown(server, L);
         if (server->context)
             alive++;
         else if (server->orphaned)
@@ -1232,7 +1243,7 @@ static int l_server_is_closed(lua_State *L)
 {
     struct server *server = check_server(L);
     if (server)
-        finish_teardown(server, luv_loop(L));
+        finish_teardown(server, L);
     lua_pushboolean(L, !server || !server->context);
     return 1;
 }
@@ -1260,7 +1271,7 @@ static int l_server_gc(lua_State *L)
 /* http.busy() -> how many servers are still being torn down (or serving). */
 static int l_busy(lua_State *L)
 {
-    lua_pushinteger(L, sweep_servers(luv_loop(L)));
+    lua_pushinteger(L, sweep_servers(L));
     return 1;
 }
 

@@ -78,9 +78,8 @@ function Auth:load_sessions()
   end
   local now = os.time()
   for id, expires in pairs(sessions) do
-    if type(id) == "string" and math.type(expires) == "integer" and expires > now then
-      self.sessions[id] = expires
-    end
+    expires = math.tointeger(expires) -- JSON numbers come back as floats
+    if type(id) == "string" and expires and expires > now then self.sessions[id] = expires end
   end
 end
 
