@@ -119,7 +119,8 @@ end)
 
 describe("a spawned sandbox", function()
   it("runs the entry hardened: no capabilities, no_new_privs, seccomp, own hostname", function()
-    local status, out = run("grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status; hostname; id -u")
+    local status, out = run(
+      "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status; hostname; id -u")
     assert.equal(0, status.code, out)
     for _, cap in ipairs { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb" } do
       assert.truthy(out:find(cap .. ":%s+0000000000000000"), out)
