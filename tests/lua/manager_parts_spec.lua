@@ -216,7 +216,7 @@ describe("a new sandbox's fields", function()
     local cases = {
       { { backend = "vm", project_dir = project }, "name" },
       { { name = "", backend = "vm", project_dir = project }, "name" },
-      { { name = ("x"):rep(101), backend = "vm", project_dir = project }, "name" },
+      { { name = ("x"):rep(201), backend = "vm", project_dir = project }, "name" },
       { { name = "a\nb", backend = "vm", project_dir = project }, "name" },
       { { name = 7, backend = "vm", project_dir = project }, "name" },
       { { name = "n", backend = "docker", project_dir = project }, "backend" },

@@ -7,7 +7,7 @@ local M = {}
 
 M.backends = { "bubblewrap", "container", "vm" }
 M.networks = { "host", "private", "none" }
-M.max_name = 100
+M.max_name = 200
 
 local function one_of(list, value)
   for _, item in ipairs(list) do
