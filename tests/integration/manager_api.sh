@@ -36,10 +36,10 @@ else fail "GET /api/sandboxes with the token: 200 []" "$status $(cat "$scratch/b
 project="$scratch/project"
 mkdir -p "$project"
 status=$(api POST /api/sandboxes -H 'Content-Type: application/json' \
-    -d "{\"name\":\"first\",\"backend\":\"bubblewrap\",\"project_dir\":\"$project\"}")
+    -d "{\"name\":\"first\",\"backend\":\"bubblewrap\",\"project_dir\":\"$project\",\"network\":\"host\"}")
 if [ "$status" = 201 ] && json '
 b["name"] == "first" and b["backend"] == "bubblewrap" and b["status"] == "running"
-and b["network"] == "private" and b["qemu_qmp_socket"] is None
+and b["network"] == "host" and b["qemu_qmp_socket"] is None
 and isinstance(b["display_num"], int) and isinstance(b["pid_xvfb"], int)
 and b["tmux_session"] == "sandbox-" + b["id"][:8] and len(b["id"]) == 36
 and b["created_at"].endswith("Z") and b["project_dir"] == "'"$project"'"
@@ -53,7 +53,7 @@ check "the Location header names it" grep -qi "^location: /api/sandboxes/$first"
 check "its Xvfb accepts X clients" xdpyinfo -display ":$display"
 check "its screen is kept in the -fbdir file" test -s "$state/fb/$first/Xvfb_screen0"
 check "its tmux session runs sbx run, on the manager's own tmux server" \
-    sh -c "tmux -S '$state/tmux.sock' list-panes -t '=sandbox-$(echo "$first" | cut -c1-8):' -F '#{pane_current_command} #{pane_start_command}' | grep -q 'run --backend bubblewrap --network private'"
+    sh -c "tmux -S '$state/tmux.sock' list-panes -t '=sandbox-$(echo "$first" | cut -c1-8):' -F '#{pane_current_command} #{pane_start_command}' | grep -q 'run --new --backend bubblewrap --network host'"
 
 sleep 0.01
 status=$(api POST /api/sandboxes -H 'Content-Type: application/x-www-form-urlencoded' \
@@ -122,7 +122,8 @@ mkdir -p "$markers"
 weird="$scratch/proj \$(touch $markers/m1) \`touch $markers/m2\` #(touch $markers/m3) ; touch $markers/m4 ;"
 mkdir -p "$weird"
 name="n \$(touch $markers/m5) \`touch $markers/m6\` #(touch $markers/m7); touch $markers/m8 | x & y > z ;"
-body=$(python3 -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "backend": "bubblewrap", "project_dir": sys.argv[2]}))' "$name" "$weird")
+body=$(python3 -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "backend": "bubblewrap",
+    "project_dir": sys.argv[2], "network": "host"}))' "$name" "$weird")
 status=$(api POST /api/sandboxes -H 'Content-Type: application/json' -d "$body")
 if [ "$status" = 201 ] && [ "$(json 'b["name"]')" = "$name" ] && [ "$(json 'b["project_dir"]')" = "$weird" ]; then
     pass "a name and project_dir full of shell metacharacters are kept as given"

@@ -236,7 +236,9 @@ function Fleet:create(fields)
       local started, display_err = self:start_display(record)
       if not started then return nil, display_err end
     end
-    local argv = { self.config.sbx, "run", "--backend", record.backend, "--network", record.network,
+    -- --new: each sandbox of the manager is its own, even on a project
+    -- that already has one (sbx run would join that one otherwise).
+    local argv = { self.config.sbx, "run", "--new", "--backend", record.backend, "--network", record.network,
       record.project_dir }
     return self.tmux:start(record.tmux_session, argv, session_env(record), record.project_dir,
       record.log_path)
