@@ -76,6 +76,7 @@ describe("state.json", function()
     local text = state.encode(sandboxes)
     assert.equal(text, state.encode(assert(state.decode(text))))
     assert.same(sandboxes, state.decode(text))
+    assert.equal("integer", math.type(state.decode(text).b.pid_xvfb))
     assert.truthy(text:find('"a"', 1, true) < text:find('"b"', 1, true))
   end)
 
