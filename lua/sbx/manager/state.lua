@@ -120,17 +120,12 @@ function M.load(state_dir)
   return {}, aside
 end
 
--- Writes SANDBOXES when they differ from what was written last (LAST, the
--- text); returns the text written or LAST.
-function M.save(state_dir, sandboxes, last)
-  local text = M.encode(sandboxes)
-  if text == last then return last end
+-- Writes TEXT (from M.encode) as STATE_DIR's state.json; true, or false
+-- after logging why not.
+function M.write(state_dir, text)
   local ok, err = fs.write_atomic(M.path(state_dir), text, tonumber("600", 8))
-  if not ok then
-    log.error(("cannot write %s: %s"):format(M.path(state_dir), err))
-    return last
-  end
-  return text
+  if not ok then log.error(("cannot write %s: %s"):format(M.path(state_dir), err)) end
+  return ok == true
 end
 
 return M
