@@ -113,13 +113,13 @@ py_rps=$1 py_p99=$2 py_errors=$3
 
 ratio=$(python3 -c "print('%.1f' % ($sbx_rps / $py_rps))")
 cat <<EOF
-### sbx manager ($(date -u +%Y-%m-%d), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(nproc) cores, $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r))
+### sbx manager ($(date -u +%Y-%m-%d), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), $(nproc) cores, $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)
 
 GET /api/sandboxes with $count sandboxes in the list ($(wc -c < "$work/list.json") bytes of JSON), wrk -t2 -c50 -d10s:
 
 | server | requests/s | p99 latency | errors |
 |---|---|---|---|
-| sbx manager (token checked, router, JSON encoded per request) | $sbx_rps | $sbx_p99 | $sbx_errors |
+| sbx manager (token checked, routed; the list JSON cached between changes) | $sbx_rps | $sbx_p99 | $sbx_errors |
 | Python ThreadingHTTPServer, the same bytes from memory | $py_rps | $py_p99 | $py_errors |
 
 sbx manager / Python: **${ratio}×** the requests per second. (The Nix
