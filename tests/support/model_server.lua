@@ -98,7 +98,7 @@ local function answer_count_tokens(request, entry, reply)
   end
   request_log.summarize(entry, body)
   entry.kind = "count_tokens"
-  reply(messages.json_response(200, { input_tokens = math.ceil(#request.body / 4) }, entry.request_id))
+  reply(messages.json_response(200, { input_tokens = messages.tokens(#request.body) }, entry.request_id))
 end
 
 -- Claude Code checks that it can reach the API with HEAD /api/hello

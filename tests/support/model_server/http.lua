@@ -31,7 +31,8 @@ local function parse_chunked(buffer, pos, limit)
       return nil
     end
     -- Chunk extensions (";name=value") are allowed and ignored.
-    local hex = buffer:sub(pos, line_end - 1):match("^(%x+)[ \t]*;?[^\r\n]*$")
+    local line = buffer:sub(pos, line_end - 1)
+    local hex = line:match("^(%x+)[ \t]*$") or line:match("^(%x+)[ \t]*;")
     if not hex or #hex > 8 then return failure(400, "malformed chunk size") end
     local size = tonumber(hex, 16)
     pos = line_end + 2
@@ -103,6 +104,7 @@ function M.parse_request(buffer)
     if length then return failure(400, "both Transfer-Encoding and Content-Length") end
     if encoding:lower() ~= "chunked" then return failure(501, "unsupported Transfer-Encoding " .. encoding) end
     local body, next_pos, chunk_message = parse_chunked(buffer, body_start, M.max_body_bytes)
+    if body == nil then return nil, nil, request end
     if not body then return body, next_pos, chunk_message end
     request.body = body
     return request, next_pos - 1

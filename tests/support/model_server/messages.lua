@@ -1,6 +1,7 @@
 -- What the Anthropic Messages API answers: a message as JSON or as the
 -- server-sent events of a stream, errors in the API's shape, and usage
--- estimated from the request the way a real model would bill it.
+-- estimated from the request's size, with the cache fields Claude Code
+-- reads.
 local cjson = require "cjson"
 local uv = require "luv"
 
@@ -18,7 +19,8 @@ function M.new_id(prefix)
 end
 
 -- About four bytes a token, as a real tokenizer gives for English and JSON.
-local function tokens(bytes) return math.max(1, math.ceil(bytes / 4)) end
+function M.tokens(bytes) return math.max(1, math.ceil(bytes / 4)) end
+local tokens = M.tokens
 
 -- The usage of a request whose raw BODY decoded to REQUEST, for an answer
 -- of OUTPUT_BYTES, with the fields of OVERRIDE (from the script) on top.
