@@ -9,31 +9,28 @@
 #     (real sbx run, real Claude Code waiting at its prompt).
 # Usage: bench/manager.sh (from the repository root, after make). Prints
 # Markdown for bench/RESULTS.md.
-set -eu
-SBX=$PWD/sbx
-work=$(mktemp -d /tmp/sbx-bench-manager.XXXXXX)
+set -u
+# The suites' scratch directory, exit hooks, and the scripted model server
+# that lets the real Claude Code start and wait at its prompt.
+. tests/lib.sh
+. tests/support/model_server.sh
+model_server_start > /dev/null || exit 1
+work=$scratch
 state="$work/state"
 home="$work/home"
-mkdir -p "$home/.claude" "$work/project"
-echo '{"hasCompletedOnboarding": true, "theme": "dark"}' > "$home/.claude.json"
-
-python3 tests/support/api_stub.py > "$work/stub.port" &
-stub=$!
-while [ ! -s "$work/stub.port" ]; do sleep 0.05; done
+mkdir -p "$work/project"
+claude_home "$home"
 
 cleanup() {
     [ -n "${manager:-}" ] && kill "$manager" 2>/dev/null
     [ -n "${baseline:-}" ] && kill "$baseline" 2>/dev/null
-    kill "$stub" 2>/dev/null
     tmux -S "$state/tmux.sock" kill-server 2>/dev/null || true
     pkill -f -- "-fbdir $state/fb/" 2>/dev/null || true
     sleep 2 # the sandboxes' last writes into the home
-    rm -rf "$work"
 }
-trap cleanup EXIT
+at_exit cleanup
 
-env HOME="$home" ANTHROPIC_BASE_URL="http://127.0.0.1:$(head -1 "$work/stub.port")" \
-    ANTHROPIC_API_KEY=sk-bench MANAGER_LISTEN=127.0.0.1:0 MANAGER_STATE_DIR="$state" \
+env HOME="$home" MANAGER_LISTEN=127.0.0.1:0 MANAGER_STATE_DIR="$state" \
     "$SBX" manager > "$work/manager.out" 2>&1 &
 manager=$!
 while ! grep -q "listening on" "$work/manager.out"; do sleep 0.05; done
