@@ -55,6 +55,16 @@ for how in TERM KILL; do
 done
 check "the dead one is still dead" test "$(field "$short_id" status)" = dead
 
+# The tmux server outlived two managers; a new sandbox still gets the
+# environment of the manager that makes it.
+manager_stop
+manager_start "$state" ANTHROPIC_MODEL=rotated-model
+status=$(create rotated)
+rotated_id=$(json 'b["id"]')
+env_line=$(tmux -S "$state/tmux.sock" show-environment -t "=sandbox-$(echo "$rotated_id" | cut -c1-8)" ANTHROPIC_MODEL 2>&1)
+check "a sandbox made after a restart gets the new manager's environment" test "$env_line" = ANTHROPIC_MODEL=rotated-model
+check "DELETE it: 204" test "$(api DELETE "/api/sandboxes/$rotated_id")" = 204
+
 # Stopping it now ends processes this manager did not start.
 tree=$(ps -e -o pid=,ppid= | awk -v root="$pane" '
     { parent[$1] = $2 } END { for (p in parent) { q = p; while (q && q != root) q = parent[q]; if (q == root) print p } }')

@@ -41,8 +41,9 @@ function M.now()
   return os.date("!%Y-%m-%dT%H:%M:%S", seconds) .. (".%03dZ"):format(micro // 1000)
 end
 
--- CONFIG: state_dir, tmux_socket, sbx (the binary sandboxes run), and
--- default_network (the spec's).
+-- CONFIG: state_dir, tmux_socket, sbx (the binary sandboxes run),
+-- default_network (the spec's) and passed_env (the variables sandboxes get
+-- from the manager's environment).
 function M.new(config)
   local self = setmetatable({ config = config, records = {}, locks = {}, listeners = {},
     reserved = {}, generation = 0, tmux = tmux.new(config.tmux_socket) }, Fleet)
@@ -251,7 +252,7 @@ function Fleet:create(fields)
     local argv = { self.config.sbx, "run", "--new", "--backend", record.backend, "--network", record.network,
       record.project_dir }
     return self.tmux:start(record.tmux_session, argv, session_env(record), record.project_dir,
-      record.log_path)
+      record.log_path, self.config.passed_env)
   end)
   if not ok then
     log.error(("creating sandbox %s failed: %s"):format(id, err))
