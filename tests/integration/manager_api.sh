@@ -212,6 +212,21 @@ if grep -q "SIGTERM: stopping (sandboxes keep running)" "$state.out" && [ ! -e "
     pass "SIGTERM stops the manager cleanly"
 else fail "SIGTERM stops the manager cleanly" "$(tail -3 "$state.out")"; fi
 
+# A create that fails on the host (no Xvfb to run) is a clear 500 and
+# leaves nothing behind.
+nox="$scratch/no-xvfb-bin"
+mkdir -p "$nox"
+ln -s "$(command -v tmux)" "$nox/tmux"
+manager_start "$scratch/no-xvfb" PATH="$nox"
+status=$(api POST /api/sandboxes -H 'Content-Type: application/json' \
+    -d "{\"name\":\"x\",\"backend\":\"bubblewrap\",\"project_dir\":\"$project\"}")
+if [ "$status" = 500 ] && json 'b["error"]' | grep -q "Xvfb"; then pass "no Xvfb on the host: 500 saying so"
+else fail "no Xvfb on the host: 500 saying so" "$status $(cat "$scratch/body")"; fi
+check "and no sandbox is left, in the API or in state.json" sh -c \
+    "[ \"\$(curl -s -H 'Authorization: Bearer $TOKEN' $URL/api/sandboxes)\" = '[]' ] &&
+     python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))[\"sandboxes\"] == {}' '$scratch/no-xvfb/state.json'"
+manager_stop
+
 # MANAGER_AUTH=none: no token, but Host and Origin still checked.
 open_state="$scratch/open"
 manager_start "$open_state" MANAGER_AUTH=none

@@ -275,3 +275,54 @@ describe("processes by identity", function()
     end)
   end)
 end)
+
+describe("a free X display", function()
+  local display = require "sbx.manager.display"
+
+  -- A display number nothing uses now, high enough to leave others alone.
+  local function unused()
+    for n = 900 + uv.os_getpid() % 50, 999 do
+      if async.run(display.is_free, n) then return n end
+    end
+  end
+
+  -- Runs python3 CODE (with N) in the background until the test ends.
+  local function hold(code, n)
+    local handle, pid
+    handle, pid = uv.spawn("python3", { args = { "-c", code:format(n) } }, function() handle:close() end)
+    async.run(function() async.sleep(300) end)
+    return function()
+      uv.kill(pid, "sigkill")
+      async.run(function() async.sleep(50) end)
+    end
+  end
+
+  it("is refused when only an abstract socket listens on it", function()
+    local n = assert(unused())
+    local release = hold("import socket,time; s=socket.socket(socket.AF_UNIX); "
+      .. "s.bind('\\0/tmp/.X11-unix/X%d'); s.listen(); time.sleep(30)", n)
+    local free, why = async.run(display.is_free, n)
+    release()
+    assert.is_false(free)
+    assert.truthy(why:find("abstract", 1, true))
+  end)
+
+  it("is refused when only TCP 6000+n listens", function()
+    local n = assert(unused())
+    local release = hold("import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, "
+      .. "socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 6000 + %d)); s.listen(); time.sleep(30)", n)
+    local free, why = async.run(display.is_free, n)
+    release()
+    assert.is_false(free)
+    assert.truthy(why:find("TCP", 1, true))
+  end)
+
+  it("is free despite a stale lock file of a dead process", function()
+    local n = assert(unused())
+    local path = ("/tmp/.X%d-lock"):format(n)
+    assert(fs.write_atomic(path, "  999999999\n", tonumber("644", 8)))
+    local free = async.run(display.is_free, n)
+    os.remove(path)
+    assert.is_true(free)
+  end)
+end)
