@@ -330,7 +330,12 @@ end
 -- half-made sandbox is rolled back; a running one whose session is gone is
 -- dead; no stopped or dead sandbox keeps an Xvfb.
 function Fleet:reconcile()
-  local sessions = self.tmux:sessions() or {}
+  local sessions, err = self.tmux:sessions()
+  if not sessions then
+    -- Not knowing which sessions live is not knowing which sandboxes died:
+    -- leave them as they are; the liveness check will tell.
+    log.warn("cannot list the tmux sessions (" .. tostring(err) .. "); sandboxes keep their status for now")
+  end
   local known = {}
   for _, record in ipairs(snapshot(self.records)) do
     known[record.tmux_session] = true
@@ -339,7 +344,7 @@ function Fleet:reconcile()
         record.id, record.name))
       self:end_processes(record)
       self:forget(record)
-    elseif record.status == "running" and not sessions[record.tmux_session] then
+    elseif sessions and record.status == "running" and not sessions[record.tmux_session] then
       log.info(("sandbox %s (%s) ended while the manager was away: dead"):format(record.id, record.name))
       record.status = "dead"
       stop_xvfb(record)
@@ -347,7 +352,7 @@ function Fleet:reconcile()
       stop_xvfb(record)
     end
   end
-  for name in pairs(sessions) do
+  for name in pairs(sessions or {}) do
     if not known[name] then
       log.warn(("tmux session %s is in no record of state.json; it is left running"):format(name))
     end
