@@ -297,25 +297,22 @@ describe("a free X display", function()
     end
   end
 
-  it("is refused when only an abstract socket listens on it", function()
-    local n = assert(unused())
-    local release = hold("import socket,time; s=socket.socket(socket.AF_UNIX); "
-      .. "s.bind('\\0/tmp/.X11-unix/X%d'); s.listen(); time.sleep(30)", n)
-    local free, why = async.run(display.is_free, n)
-    release()
-    assert.is_false(free)
-    assert.truthy(why:find("abstract", 1, true))
-  end)
-
-  it("is refused when only TCP 6000+n listens", function()
-    local n = assert(unused())
-    local release = hold("import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, "
-      .. "socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 6000 + %d)); s.listen(); time.sleep(30)", n)
-    local free, why = async.run(display.is_free, n)
-    release()
-    assert.is_false(free)
-    assert.truthy(why:find("TCP", 1, true))
-  end)
+  local listeners = {
+    { "an abstract socket", "abstract", "import socket,time; s=socket.socket(socket.AF_UNIX); "
+      .. "s.bind('\\0/tmp/.X11-unix/X%d'); s.listen(); time.sleep(30)" },
+    { "TCP 6000+n", "TCP", "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, "
+      .. "socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 6000 + %d)); s.listen(); time.sleep(30)" },
+  }
+  for _, case in ipairs(listeners) do
+    it("is refused when only " .. case[1] .. " listens on it", function()
+      local n = assert(unused())
+      local release = hold(case[3], n)
+      local free, why = async.run(display.is_free, n)
+      release()
+      assert.is_false(free)
+      assert.truthy(why:find(case[2], 1, true))
+    end)
+  end
 
   it("is free despite a stale lock file of a dead process", function()
     local n = assert(unused())
