@@ -44,9 +44,19 @@ M.tmux_conf = "/run/sbx/tmux.conf"
 M.tmux_session = "sandbox"
 M.chromium_policy = "/etc/chromium/policies/managed/sbx.json"
 
+-- Denied on top of the engine's own minimum: kernel surfaces a coding
+-- agent has no use for. unshare, setns and chroot stay: Chromium's own
+-- sandbox is built from them.
 M.seccomp = {
-  ioctls = { "TIOCSTI", "TIOCLINUX" },
-  syscalls = { "keyctl", "add_key", "request_key", "open_by_handle_at", "kexec_load" },
+  ioctls = { "TIOCSTI", "TIOCLINUX", "TIOCSETD" },
+  syscalls = {
+    "keyctl", "add_key", "request_key", "open_by_handle_at", "name_to_handle_at",
+    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
+    "bpf", "perf_event_open", "userfaultfd", "acct", "swapon", "swapoff", "syslog",
+    "quotactl", "reboot", "vhangup", "mount", "umount2", "pivot_root",
+    "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
+  },
 }
 
 -- An orange status bar says "this terminal is a sandbox" at a glance.
@@ -59,17 +69,22 @@ set -g default-terminal "tmux-256color"
 set -g history-limit 50000
 ]]
 
+-- HOW: { try = skip a missing source, follow = resolve symbolic links in
+-- the source (only for host trees no sandbox can write: /usr, /etc, the
+-- user's dotfiles; never the project, the state directory or ~/.claude) }.
+local function bind(op, source, dest, how, readonly)
+  how = how or {}
+  return { op = op, source = source, dest = dest or source, readonly = readonly or nil,
+    try = how.try or nil, follow_symlinks = how.follow or nil }
+end
+
 local function mount_list()
   local list = {}
   local m = { list = list }
   local function add(op) list[#list + 1] = op end
-  function m.ro(source, dest, try)
-    add { op = "bind", source = source, dest = dest or source, readonly = true, try = try or nil }
-  end
-  function m.rw(source, dest, try)
-    add { op = "bind", source = source, dest = dest or source, try = try or nil }
-  end
-  function m.dev(source, dest) add { op = "dev-bind", source = source, dest = dest or source, try = true } end
+  function m.ro(source, dest, how) add(bind("bind", source, dest, how, true)) end
+  function m.rw(source, dest, how) add(bind("bind", source, dest, how, false)) end
+  function m.dev(source, dest) add(bind("dev-bind", source, dest, { try = true }, false)) end
   function m.tmpfs(dest, mode) add { op = "tmpfs", dest = dest, mode = mode } end
   function m.dir(dest, mode) add { op = "dir", dest = dest, mode = mode } end
   function m.symlink(target, dest) add { op = "symlink", target = target, dest = dest } end
@@ -79,6 +94,10 @@ local function mount_list()
   function m.op(op) add(op) end
   return m
 end
+
+local TRY = { try = true }
+local HOST_TREE = { follow = true }
+local MAYBE_HOST_TREE = { try = true, follow = true }
 
 -- An ordered environment: set() replaces, list() keeps first-set order.
 local function environment()
@@ -118,13 +137,13 @@ end
 local function system(m, spec, host)
   if host.nix then
     m.ro("/nix/store")
-    m.ro("/nix/var/nix/daemon-socket", nil, true)
+    m.ro("/nix/var/nix/daemon-socket", nil, MAYBE_HOST_TREE)
   end
-  m.ro("/usr", nil, host.nix)
+  m.ro("/usr", nil, host.nix and MAYBE_HOST_TREE or HOST_TREE)
   for _, entry in ipairs(host.root_entries) do
-    if entry.link then m.symlink(entry.link, entry.path) else m.ro(entry.path, nil, true) end
+    if entry.link then m.symlink(entry.link, entry.path) else m.ro(entry.path, nil, MAYBE_HOST_TREE) end
   end
-  for _, path in ipairs(spec.etc) do m.ro(path, nil, true) end
+  for _, path in ipairs(spec.etc) do m.ro(path, nil, MAYBE_HOST_TREE) end
   m.file("/etc/passwd", ("%s:x:%d:%d::%s:/bin/bash\n"):format(host.user, host.uid, host.gid, host.home))
   m.file("/etc/group", ("%s:x:%d:\n"):format(host.user, host.gid))
   m.op { op = "proc", dest = "/proc" }
@@ -143,12 +162,16 @@ local function home(m, request, host)
   local h = host.home
   m.tmpfs("/home", "0755")
   if h ~= "/home" then m.tmpfs(h, "0700") end
-  m.rw(h .. "/.claude")
-  for _, name in ipairs(M.claude_readonly) do m.ro(h .. "/.claude/" .. name) end
+  -- host.claude_dir is ~/.claude with the user's own links resolved;
+  -- below it nothing is followed, as a sandbox writes there.
+  m.rw(host.claude_dir, h .. "/.claude")
+  for _, name in ipairs(M.claude_readonly) do
+    m.ro(host.claude_dir .. "/" .. name, h .. "/.claude/" .. name)
+  end
   if host.claude_json then
     m.op { op = "file", dest = h .. "/.claude.json", contents = host.claude_json, mode = "0600" }
   end
-  for _, path in ipairs(M.home_readonly) do m.ro(h .. "/" .. path, nil, true) end
+  for _, path in ipairs(M.home_readonly) do m.ro(h .. "/" .. path, nil, MAYBE_HOST_TREE) end
   for _, bind in ipairs(M.state_binds) do
     m.rw(request.project.state .. "/" .. bind[1], expand(bind[2], h))
   end
@@ -163,7 +186,7 @@ local function desktop(m, env, request, host)
   local number = xauth.display_number(display)
   if number then
     local socket = "/tmp/.X11-unix/X" .. number
-    m.ro(socket, socket, true)
+    m.ro(socket, socket, TRY)
     env.set("DISPLAY", display)
     local cookie = xauth.wildcard_for(host.xauthority, display)
     if cookie then
@@ -175,21 +198,21 @@ local function desktop(m, env, request, host)
   if wayland and wayland ~= "" then
     local source = wayland:sub(1, 1) == "/" and wayland or host_run .. "/" .. wayland
     local name = source:match("([^/]+)$")
-    m.ro(source, run .. "/" .. name, true)
+    m.ro(source, run .. "/" .. name, TRY)
     env.set("WAYLAND_DISPLAY", name)
   end
   m.dev("/dev/dri")
-  m.ro("/run/opengl-driver", nil, true)
-  m.ro(host_run .. "/pipewire-0", run .. "/pipewire-0", true)
-  m.ro(host_run .. "/pulse/native", run .. "/pulse/native", true)
-  m.ro("/run/dbus/system_bus_socket", nil, true)
+  m.ro("/run/opengl-driver", nil, MAYBE_HOST_TREE)
+  m.ro(host_run .. "/pipewire-0", run .. "/pipewire-0", TRY)
+  m.ro(host_run .. "/pulse/native", run .. "/pulse/native", TRY)
+  m.ro("/run/dbus/system_bus_socket", nil, TRY)
   if request.dbus_proxy then
     m.ro(request.dbus_proxy, run .. "/bus")
     env.set("DBUS_SESSION_BUS_ADDRESS", "unix:path=" .. run .. "/bus")
   end
   local agent = host.env.SSH_AUTH_SOCK
   if agent and agent:sub(1, 1) == "/" then
-    m.ro(agent, run .. "/ssh-agent", true)
+    m.ro(agent, run .. "/ssh-agent", TRY)
     env.set("SSH_AUTH_SOCK", run .. "/ssh-agent")
   end
 end
@@ -300,6 +323,9 @@ function M.plan(request, spec, host)
     seccomp = { ioctls = { table.unpack(M.seccomp.ioctls) }, syscalls = { table.unpack(M.seccomp.syscalls) } },
     limits = { core = 0 },
     terminal = request.terminal,
+    -- A tmux server outlives the client that started it: detaching leaves
+    -- the sandbox running, to be joined again.
+    lifetime = (request.tmux and not request.join) and "all" or "entry",
     network = request.network,
   }
 end

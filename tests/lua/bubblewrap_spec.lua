@@ -18,6 +18,7 @@ local function fake_host(changes)
     claude = { path = "/usr/local/bin/claude", real = "/usr/local/lib/claude/claude", root = "/usr/local/lib/claude" },
     chromium = "/usr/bin/chromium",
     claude_json = '{"numStartups": 3}',
+    claude_dir = HOME .. "/.claude",
   }
   for k, v in pairs(changes or {}) do host[k] = v end
   return host
@@ -90,7 +91,7 @@ describe("the bubblewrap plan", function()
   it("shows /usr read-only, links /bin and /lib64 as the host does and binds a real /lib32", function()
     local plan = make()
     local usr = op_at(plan, "/usr")
-    assert.same({ op = "bind", source = "/usr", dest = "/usr", readonly = true }, usr)
+    assert.same({ op = "bind", source = "/usr", dest = "/usr", readonly = true, follow_symlinks = true }, usr)
     assert.same({ op = "symlink", target = "usr/bin", dest = "/bin" }, op_at(plan, "/bin"))
     assert.same({ op = "symlink", target = "usr/lib64", dest = "/lib64" }, op_at(plan, "/lib64"))
     assert.is_true(op_at(plan, "/lib32").readonly)
@@ -113,7 +114,7 @@ describe("the bubblewrap plan", function()
     local plan = make()
     for _, path in ipairs(spec.default().etc) do
       local op = op_at(plan, path)
-      assert.is_true(op.readonly and op.try, path)
+      assert.is_true(op.readonly and op.try and op.follow_symlinks, path)
     end
     local passwd = op_at(plan, "/etc/passwd")
     assert.equal("file", passwd.op)
@@ -130,6 +131,29 @@ describe("the bubblewrap plan", function()
     assert.equal("dev", op_at(plan, "/dev").op)
     assert.equal("tmpfs", op_at(plan, "/home").op)
     assert.equal("tmpfs", op_at(plan, HOME).op)
+  end)
+
+  it("follows symbolic links only in host trees no sandbox writes", function()
+    local plan = make()
+    for _, op in ipairs(plan.mounts) do
+      if op.follow_symlinks then
+        assert.is_true(op.readonly, op.source)
+        assert.falsy(op.source:find(STATE, 1, true) or op.source:find(HOME .. "/.claude", 1, true)
+          or op.source:find(HOME .. "/src/proj", 1, true), op.source)
+      end
+    end
+  end)
+
+  it("uses ~/.claude's real path as the source, never following links below it", function()
+    local plan = make(nil, { claude_dir = "/data/dotfiles/claude" })
+    assert.equal("/data/dotfiles/claude", op_at(plan, HOME .. "/.claude").source)
+    assert.equal("/data/dotfiles/claude/settings.json", op_at(plan, HOME .. "/.claude/settings.json").source)
+  end)
+
+  it("keeps a tmux sandbox alive after its client detaches, and no other", function()
+    assert.equal("entry", make().lifetime)
+    assert.equal("all", make({ tmux = true }).lifetime)
+    assert.equal("entry", make({ tmux = true, join = true }).lifetime)
   end)
 
   it("writes read-write only to the project, ~/.claude and the state directory's parts", function()
@@ -177,7 +201,7 @@ describe("the bubblewrap plan", function()
     local plan = make()
     for _, path in ipairs { ".gitconfig", ".config/git", ".ssh", ".config/gh" } do
       local op = op_at(plan, HOME .. "/" .. path)
-      assert.is_true(op.readonly and op.try, path)
+      assert.is_true(op.readonly and op.try and op.follow_symlinks, path)
     end
   end)
 
@@ -225,7 +249,7 @@ describe("the bubblewrap plan", function()
     local plan = make(nil, { env = { DISPLAY = ":7.0" }, xauthority = xauthority })
     local socket = op_at(plan, "/tmp/.X11-unix/X7")
     assert.same({ op = "bind", source = "/tmp/.X11-unix/X7", dest = "/tmp/.X11-unix/X7", readonly = true, try = true },
-      socket)
+      socket, "a socket in the shared /tmp is never reached through a link")
     local file = op_at(plan, HOME .. "/.Xauthority")
     local entries = xauth.parse(file.contents)
     assert.equal(1, #entries)
@@ -303,8 +327,8 @@ describe("the bubblewrap plan", function()
 
   it("lists the seccomp rules, the limits and the terminal mode", function()
     local plan = make { terminal = "stdio" }
-    assert.same({ "TIOCSTI", "TIOCLINUX" }, plan.seccomp.ioctls)
-    for _, name in ipairs { "keyctl", "add_key", "request_key" } do
+    assert.same({ "TIOCSTI", "TIOCLINUX", "TIOCSETD" }, plan.seccomp.ioctls)
+    for _, name in ipairs { "keyctl", "add_key", "request_key", "mount", "bpf" } do
       assert.truthy(table.concat(plan.seccomp.syscalls, " "):find(name, 1, true), name)
     end
     assert.same({ core = 0 }, plan.limits)

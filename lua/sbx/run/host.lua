@@ -58,6 +58,7 @@ function M.gather()
     chromium = paths.which("chromium"),
     xauthority = fs.read(xauthority),
     claude_json = fs.read(home .. "/.claude.json"),
+    claude_dir = uv.fs_realpath(home .. "/.claude") or home .. "/.claude",
   }
 end
 

@@ -18,10 +18,22 @@ local function sandbox() return require "sbx.sandbox" end
 
 local function warn(message) io.stderr:write("sbx run: warning: ", message, "\n") end
 
+-- A process made by PLAN inside the running sandbox ENTRY, started; or nil
+-- and a message.
+local function enter(entry, plan)
+  local box, err = sandbox().enter(entry.pid, entry.start_time, plan)
+  if not box then return nil, err end
+  local started, start_err = box:start()
+  if not started then
+    box:close()
+    return nil, start_err
+  end
+  return box
+end
+
 -- Runs ARGV inside the running sandbox ENTRY and waits; for --stop.
 local function run_inside(entry, argv)
-  local plan = { env = { "PATH=/usr/bin:/bin" }, cwd = "/", argv = argv, terminal = "stdio" }
-  local box, err = sandbox().enter(entry.pid, entry.start_time, plan)
+  local box, err = enter(entry, { env = { "PATH=/usr/bin:/bin" }, cwd = "/", argv = argv, terminal = "stdio" })
   if not box then return nil, err end
   local status = relay.wait(box)
   box:close()
@@ -74,7 +86,7 @@ local function join(entry, request, make_plan)
   request.join = true
   local plan, err = make_plan(request)
   if not plan then return nil, err, 1 end
-  local box, enter_err = sandbox().enter(entry.pid, entry.start_time, plan)
+  local box, enter_err = enter(entry, plan)
   if not box then return nil, "cannot join the running sandbox: " .. enter_err, 1 end
   local status = relay.wait(box)
   box:close()
@@ -113,7 +125,12 @@ local function launch(request, host, make_plan)
     end
   end
   local start_time = sandbox().start_time(box.pid)
-  box:start()
+  local started, start_err = box:start()
+  if not started then
+    box:close()
+    cleanup()
+    return nil, "cannot create the sandbox: " .. start_err, 1
+  end
   local file, register_err = registry.register(request, box, start_time)
   if not file then warn("cannot register the sandbox, so it cannot be joined: " .. register_err) end
   local status = relay.wait(box)

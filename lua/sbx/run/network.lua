@@ -11,9 +11,13 @@ local M = {}
 
 M.ATTACH_TIMEOUT_MS = 20000
 
+-- --runas: pasta started by root drops to nobody before it opens the
+-- sandbox's user namespace, which nobody may not; as the caller (root
+-- included) it can, and it never has more than the caller.
 function M.pasta_argv(pasta, pid)
-  return { pasta, "--config-net", "--quiet", "--no-map-gw",
-    "-t", "none", "-u", "none", "-T", "none", "-U", "none", tostring(pid) }
+  local uv = require "luv"
+  return { pasta, "--config-net", "--quiet", "--runas", ("%d:%d"):format(uv.getuid(), uv.getgid()),
+    "--no-map-gw", "-t", "none", "-u", "none", "-T", "none", "-U", "none", tostring(pid) }
 end
 
 -- Attaches pasta to the network namespace of process PID. pasta puts
