@@ -125,12 +125,22 @@ local function expand(path, home)
   return (path:gsub("^~", home))
 end
 
-local function runtime_dir(host) return "/run/user/" .. host.uid end
+-- Root's sandbox runs as this uid inside (mapped to 0 outside): Chromium
+-- will not start its own sandbox as root, and nothing inside needs to be
+-- root. Files it makes still belong to root on the host.
+M.root_inside_id = 1000
+
+local function inside_ids(host)
+  if host.uid == 0 then return M.root_inside_id, host.gid == 0 and M.root_inside_id or host.gid end
+  return host.uid, host.gid
+end
+
+local function runtime_dir(host) return "/run/user/" .. (inside_ids(host)) end
 
 local function host_runtime_dir(host)
   local dir = host.env.XDG_RUNTIME_DIR
   if dir and dir:sub(1, 1) == "/" then return dir end
-  return runtime_dir(host)
+  return "/run/user/" .. host.uid
 end
 
 -- The host's software, the spec's /etc and the kernel file systems.
@@ -144,8 +154,9 @@ local function system(m, spec, host)
     if entry.link then m.symlink(entry.link, entry.path) else m.ro(entry.path, nil, MAYBE_HOST_TREE) end
   end
   for _, path in ipairs(spec.etc) do m.ro(path, nil, MAYBE_HOST_TREE) end
-  m.file("/etc/passwd", ("%s:x:%d:%d::%s:/bin/bash\n"):format(host.user, host.uid, host.gid, host.home))
-  m.file("/etc/group", ("%s:x:%d:\n"):format(host.user, host.gid))
+  local uid, gid = inside_ids(host)
+  m.file("/etc/passwd", ("%s:x:%d:%d::%s:/bin/bash\n"):format(host.user, uid, gid, host.home))
+  m.file("/etc/group", ("%s:x:%d:\n"):format(host.user, gid))
   m.op { op = "proc", dest = "/proc" }
   m.op { op = "dev", dest = "/dev" }
   m.tmpfs("/tmp", "1777")
@@ -308,13 +319,14 @@ function M.plan(request, spec, host)
   local argv = entry(m, request, spec, host)
   m.rw(request.project.path)
 
+  local uid, gid = inside_ids(host)
   local namespaces = { "user", "mount", "pid", "ipc", "uts", "cgroup" }
   if request.network ~= "host" then namespaces[#namespaces + 1] = "net" end
   return {
     backend = "bubblewrap",
     namespaces = namespaces,
-    uid_map = { inside = host.uid, outside = host.uid },
-    gid_map = { inside = host.gid, outside = host.gid },
+    uid_map = { inside = uid, outside = host.uid },
+    gid_map = { inside = gid, outside = host.gid },
     hostname = ("sbx-" .. request.project.name):sub(1, 63),
     mounts = m.list,
     env = env.list(),

@@ -68,7 +68,8 @@ for identity in $identities; do
     sleeper=$!
     sleep 0.3
     host_pid=$(pgrep -f "^sleep 987$$\$" | head -1)
-    out=$(sandbox_sh none "kill -0 $host_pid && echo SIGNALLED; grep -l 987$$ /proc/[0-9]*/cmdline 2>/dev/null && echo SEEN; ps -e | wc -l" 2>&1)
+    # The marker is spelled in two pieces, so this command line holds no copy.
+    out=$(sandbox_sh none "kill -0 $host_pid && echo SIGNALLED; grep -l \"987\"\"$$\" /proc/[0-9]*/cmdline && echo SEEN; ps -e | wc -l" 2>&1)
     if [ -z "$host_pid" ]; then fail "$who: the host process to hide was started"
     elif printf '%s' "$out" | grep -qE 'SIGNALLED|SEEN' || ! kill -0 "$host_pid" 2>/dev/null; then
         fail "$who: host processes are invisible and cannot be signalled" "$out"
@@ -87,9 +88,9 @@ for identity in $identities; do
     cp /usr/bin/id "$proj/setuid-id"
     if [ "$who" = user ]; then chown root:root "$proj/setuid-id"; else chown 65534:65534 "$proj/setuid-id"; fi
     chmod 4755 "$proj/setuid-id"
-    out=$(sandbox_sh none "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/self/status; mkdir -p /tmp/m; mount -t tmpfs none /tmp/m && echo MOUNTED; echo euid=\$(./setuid-id -u)" 2>&1)
+    out=$(sandbox_sh none "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/self/status; mkdir -p /tmp/m; mount -t tmpfs none /tmp/m && echo MOUNTED; echo euid=\$(./setuid-id -u) uid=\$(id -u)" 2>&1)
     if printf '%s\n' "$out" | grep -E '^Cap' | grep -vq '0000000000000000' || ! printf '%s' "$out" | grep -q 'NoNewPrivs:.1' \
-        || printf '%s' "$out" | grep -q MOUNTED || ! printf '%s' "$out" | grep -q "euid=$uid\$"; then
+        || printf '%s' "$out" | grep -q MOUNTED || ! printf '%s' "$out" | grep -qE "^euid=([0-9]+) uid=\\1\$"; then
         fail "$who: no capabilities, no mount, no privilege from a setuid binary" "$out"
     else pass "$who: no capabilities, no mount, no privilege from a setuid binary"; fi
 
@@ -126,8 +127,9 @@ for identity in $identities; do
     else pass "$who: ~/.claude/settings.json and hooks/ cannot be changed; the rest of ~/.claude persists"; fi
 
     state=$(state_dir)
-    out=$(sandbox_sh none "rm -rf ~/.config/chromium 2>&1; ln -sfn '$home' ~/.local/bin && echo LINKED; ls -A ~/.local/state 2>/dev/null | grep -q . && echo STATE-VISIBLE; echo done" 2>&1)
-    if printf '%s' "$out" | grep -qE 'LINKED|STATE-VISIBLE' || [ -L "$state/chromium" ] || [ ! -d "$state/local/bin" ]; then
+    out=$(sandbox_sh none "rmdir ~/.config/chromium && echo REMOVED; mv ~/.local/bin ~/.local/b2 && echo MOVED; ln -s '$home' ~/.local/share/home-link; ls -A ~/.local/state 2>/dev/null | grep -q . && echo STATE-VISIBLE; echo done" 2>&1)
+    if printf '%s' "$out" | grep -qE 'REMOVED|MOVED|STATE-VISIBLE' || [ -L "$state/chromium" ] || [ ! -d "$state/local/bin" ] \
+        || [ -L "$state/local/bin" ]; then
         fail "$who: the sandbox cannot replace its state directory's parts nor see the registry" "$out"
     else pass "$who: the sandbox cannot replace its state directory's parts nor see the registry"; fi
     # Had something replaced a part with a link (to ~, here), a later launch

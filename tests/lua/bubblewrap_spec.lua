@@ -80,6 +80,14 @@ describe("the bubblewrap plan", function()
     assert.same({ inside = 1000, outside = 1000 }, plan.gid_map)
   end)
 
+  it("runs root's sandbox as an ordinary uid inside, mapped to root outside", function()
+    local plan = make(nil, { uid = 0, gid = 0, user = "root", home = "/root" })
+    assert.same({ inside = 1000, outside = 0 }, plan.uid_map)
+    assert.same({ inside = 1000, outside = 0 }, plan.gid_map)
+    assert.equal("root:x:1000:1000::/root:/bin/bash\n", op_at(plan, "/etc/passwd").contents)
+    assert.equal("/run/user/1000", env_of(plan).XDG_RUNTIME_DIR)
+  end)
+
   it("has only absolute destinations without '..'", function()
     for _, op in ipairs(make().mounts) do
       assert.truthy(op.dest:match("^/"), op.dest)

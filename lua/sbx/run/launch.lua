@@ -2,6 +2,7 @@
 -- one (state, D-Bus proxy, spawn, network, start, register), relay its
 -- terminal, and clean up after it.
 local async = require "sbx.async"
+local backend = require "backends.bubblewrap"
 local dbus = require "sbx.run.dbus"
 local network = require "sbx.run.network"
 local registry = require "sbx.run.registry"
@@ -33,7 +34,10 @@ end
 
 -- Runs ARGV inside the running sandbox ENTRY and waits; for --stop.
 local function run_inside(entry, argv)
-  local box, err = enter(entry, { env = { "PATH=/usr/bin:/bin" }, cwd = "/", argv = argv, terminal = "stdio" })
+  local box, err = enter(entry, {
+    env = { "PATH=/usr/bin:/bin" }, cwd = "/", argv = argv, terminal = "stdio",
+    seccomp = backend.seccomp, limits = { core = 0 },
+  })
   if not box then return nil, err end
   local status = relay.wait(box)
   box:close()

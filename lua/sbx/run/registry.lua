@@ -36,10 +36,14 @@ function M.register(request, box, start_time)
   return file
 end
 
+-- ENTRY with its numbers as integers (JSON gives floats), or nil when it
+-- is not an entry.
 local function valid(entry)
-  return type(entry) == "table" and type(entry.id) == "string" and type(entry.project) == "string"
-    and math.type(entry.pid) == "integer" and entry.pid > 1
-    and math.type(entry.start_time) == "integer"
+  if type(entry) ~= "table" or type(entry.id) ~= "string" or type(entry.project) ~= "string" then return nil end
+  local pid, start_time = math.tointeger(entry.pid), math.tointeger(entry.start_time)
+  if not pid or pid <= 1 or not start_time then return nil end
+  entry.pid, entry.start_time = pid, start_time
+  return entry
 end
 
 -- Whether the process ENTRY names is still the sandbox's init.

@@ -1,0 +1,131 @@
+# What must work inside an `sbx run` sandbox, as root and as an
+# unprivileged user made for the test: git, Chromium with its own sandbox,
+# a window on a host X display, --tmux, joining and --enter, --stop, and
+# the real Claude Code.
+. tests/lib.sh
+. tests/support/run_env.sh
+
+if engine_missing; then
+    skip "sbx run function checks" "this binary has no sbx.sandbox engine"
+    finish; exit
+fi
+[ -n "$no_user" ] && skip "function checks as an unprivileged user" "$no_user"
+
+# A host X display, with a cookie, for the window check.
+display=""
+if command -v Xvfb > /dev/null && command -v xauth > /dev/null; then
+    for n in $(shuf -i 200-899 -n 20); do
+        [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] || { display=$n; break; }
+    done
+    xauth -f "$shared/Xauthority" add ":$display" . "$(mcookie)" > /dev/null 2>&1
+    chmod 644 "$shared/Xauthority"
+    Xvfb ":$display" -auth "$shared/Xauthority" -nolisten tcp -screen 0 640x480x24 > "$scratch/xvfb.log" 2>&1 &
+    xvfb_pid=$!
+    for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X$display" ] && break; sleep 0.1; done
+fi
+
+# A background `sbx run` whose end we wait for; prints nothing.
+start_background() { # LOG ARGS...
+    log=$1; shift
+    sbx_in "$@" < /dev/null > "$log" 2>&1 &
+    background=$!
+}
+
+for identity in $identities; do
+    use_identity "$identity"
+    echo "# ---- as $who (uid $uid)"
+
+    as_id git -C "$proj" init -q
+    out=$(sandbox_sh none "git -c user.name=Sandbox -c user.email=s@example.org commit -q --allow-empty -m 'made inside' && git log --oneline | wc -l" 2>&1)
+    if as_id git -C "$proj" log --format=%s 2> /dev/null | grep -q 'made inside'; then
+        pass "$who: git commit inside lands in the project on the host"
+    else fail "$who: git commit inside lands in the project on the host" "$out"; fi
+
+    if command -v chromium > /dev/null; then
+        page='data:text/html,<body style="background:rgb(220,30,30)"><h1 style="color:white">sbx</h1></body>'
+        out=$(sandbox_sh none "chromium --headless --disable-gpu --no-first-run --disable-background-networking --disable-component-update --disable-sync --window-size=320,240 --screenshot=$proj/shot.png '$page' 2>&1 | tail -5; ls -l $proj/shot.png" 2>&1)
+        colours=$(convert "$proj/shot.png" -format '%[fx:mean.r] %[fx:mean.g]' info: 2> /dev/null)
+        if [ -n "$colours" ] && echo "$colours" | awk '{ exit !($1 > 0.6 && $2 < 0.4) }'; then
+            pass "$who: Chromium inside, its own sandbox on, renders a non-blank screenshot ($colours)"
+        else fail "$who: Chromium inside, its own sandbox on, renders a non-blank screenshot" "colours '$colours': $out"; fi
+    else skip "$who: Chromium screenshot" "chromium is not installed"; fi
+
+    if [ -n "$display" ]; then
+        extra_env="DISPLAY=:$display XAUTHORITY=$shared/Xauthority"
+        start_background "$scratch/xmessage.log" run --shell --network none "$proj" -- -c \
+            "timeout 15 xmessage -name sbxwindow -geometry 300x200+20+20 -bg red -fg red 'from inside'"
+        extra_env=""
+        seen=""
+        for _ in $(seq 100); do
+            if XAUTHORITY="$shared/Xauthority" xwininfo -display ":$display" -root -tree 2> /dev/null | grep -q sbxwindow
+            then seen=1; break; fi
+            sleep 0.1
+        done
+        sleep 0.5
+        capture="$scratch/capture-$who.png"
+        XAUTHORITY="$shared/Xauthority" import -display ":$display" -window root "$capture" 2> /dev/null
+        red=$(convert "$capture" -format '%[fx:mean.r]' info: 2> /dev/null)
+        if [ -n "$seen" ] && echo "$red" | awk '{ exit !($1 > 0.1) }'; then
+            pass "$who: a window opened inside appears on the host's X display, and a capture shows it"
+        else fail "$who: a window opened inside appears on the host's X display" "seen=$seen red=$red: $(cat "$scratch/xmessage.log")"; fi
+        kill "$background" 2> /dev/null; wait "$background" 2> /dev/null
+    else skip "$who: X11 window" "Xvfb or xauth is not installed"; fi
+
+    out=$(sbx_in run --network none "$proj" -- --version < /dev/null 2>&1)
+    host_version=$(as_id /usr/local/lib/sbx/claude-code/node_modules/.bin/claude --version 2> /dev/null || claude --version 2>/dev/null)
+    if printf '%s' "$out" | grep -qE '^[0-9]+\.[0-9]+\.[0-9]+ \(Claude Code\)' && [ "$out" = "$host_version" ]; then
+        pass "$who: the real claude --version runs inside ($out)"
+    else fail "$who: the real claude --version runs inside" "inside: $out; host: $host_version"; fi
+
+    # One sandbox per project: a second run joins it, --enter too.
+    start_background "$scratch/first.log" run --shell --network none "$proj" -- -c 'sleep 300'
+    first=$background
+    if init=$(wait_running); then
+        host_ns=$(readlink "/proc/$init/ns/pid")
+        joined=$(sbx_in run --shell --network none "$proj" -- -c 'readlink /proc/self/ns/pid' < /dev/null 2>&1)
+        entered=$(sbx_in run --enter "$proj" -- -c 'readlink /proc/self/ns/pid; ps -e -o comm=' < /dev/null 2>&1)
+        if [ "$joined" = "$host_ns" ] && [ "$(echo "$entered" | head -1)" = "$host_ns" ] \
+            && echo "$entered" | grep -qx sleep; then
+            pass "$who: a second run joins the running sandbox and --enter lands in its PID namespace"
+        else fail "$who: a second run joins and --enter lands in the same PID namespace" "init ns $host_ns; joined: $joined; entered: $entered"; fi
+        ps_out=$(sbx_in ps 2>&1)
+        if echo "$ps_out" | grep -q "$init .*$proj"; then pass "$who: sbx ps lists the running sandbox"
+        else fail "$who: sbx ps lists the running sandbox" "$ps_out"; fi
+        out=$(sbx_in run --stop "$proj" 2>&1); code=$?
+        wait "$first"; first_code=$?
+        left=$(ps -eo comm=,args= | grep -c "^sleep  *sleep 300")
+        if [ $code -eq 0 ] && [ ! -e "/proc/$init" ] && [ "$left" -eq 0 ] \
+            && [ "$(sbx_in ps)" = "no sandboxes running" ]; then
+            pass "$who: --stop ends the sandbox and leaves no process (the first run exited $first_code)"
+        else fail "$who: --stop ends the sandbox and leaves no process" "exit $code, init $( [ -e /proc/$init ] && echo alive || echo gone ), $left sleep left: $out"; fi
+    else
+        fail "$who: the background sandbox registers" "$(cat "$scratch/first.log")"
+        kill "$first" 2> /dev/null
+    fi
+
+    if command -v tmux > /dev/null && command -v script > /dev/null; then
+        mkfifo "$scratch/tmux-in-$who"; chmod 666 "$scratch/tmux-in-$who"
+        sleep 60 > "$scratch/tmux-in-$who" &
+        holder=$!
+        as_id script -qfec "'$shared/sbx' run --tmux --shell --network none '$proj'" /dev/null \
+            < "$scratch/tmux-in-$who" > "$scratch/tmux-$who.log" 2>&1 &
+        tmux_run=$!
+        state=$(state_dir)
+        name=""
+        if wait_running > /dev/null; then
+            for _ in $(seq 50); do
+                name=$(as_id tmux -S "$state/tmux/socket" display-message -p -t sandbox '#S:#W' 2> /dev/null) && [ -n "$name" ] && break
+                sleep 0.1
+            done
+            style=$(as_id tmux -S "$state/tmux/socket" show-options -g status-style 2> /dev/null)
+        fi
+        if [ "$name" = "sandbox:proj" ] && echo "$style" | grep -q colour208; then
+            pass "$who: --tmux runs the session sandbox:proj with an orange status bar, on the project's socket"
+        else fail "$who: --tmux runs the session sandbox:proj" "name '$name', style '$style': $(tr -d '\033' < "$scratch/tmux-$who.log" | tail -5)"; fi
+        sbx_in run --stop "$proj" > /dev/null 2>&1
+        kill "$holder" 2> /dev/null
+        wait "$tmux_run" 2> /dev/null
+    else skip "$who: --tmux" "tmux or script is not installed"; fi
+done
+[ -n "${xvfb_pid:-}" ] && kill "$xvfb_pid" 2> /dev/null
+finish
