@@ -34,6 +34,7 @@
 #include <linux/sched.h>
 #include <lua.h>
 
+#include "files.h"
 #include "harden.h"
 #include "init.h"
 #include "mounts.h"
@@ -200,13 +201,7 @@ static int write_proc_file(pid_t pid, const char *name, const char *text)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t len = (ssize_t)strlen(text);
-    int rc = write(fd, text, (size_t)len) == len ? 0 : -errno;
-    close(fd);
-    return rc;
+    return sbx_write_control_file(path, text);
 }
 
 static int write_id_maps(const struct sbx_plan *plan, pid_t pid, char *err, size_t err_len)

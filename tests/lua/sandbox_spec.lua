@@ -51,22 +51,35 @@ local function wait_exit(box)
   error("the sandbox did not end in 5 s")
 end
 
--- Runs COMMAND in a fresh sandbox; returns the exit table and what the
--- command wrote to /out/result.
-local function run(command, extra, adjust)
-  local out = scratch_dir()
-  local plan = base_plan(out, "{ " .. command .. "; } > /out/result 2>&1", extra)
-  if adjust then adjust(plan) end
+-- Runs PLAN to its end; returns the exit table, or nil and why it did
+-- not start.
+local function run_plan(plan)
   local box = assert(sandbox.spawn(plan))
   local started, err = box:start()
-  if not started then
-    wait_exit(box)
-    box:close()
-    return nil, err
-  end
   local status = wait_exit(box)
   box:close()
+  if not started then return nil, err end
+  return status
+end
+
+-- Runs COMMAND in a fresh sandbox; returns the exit table and what the
+-- command wrote to /out/result.
+local function run(command, extra)
+  local out = scratch_dir()
+  local status, err = run_plan(base_plan(out, "{ " .. command .. "; } > /out/result 2>&1", extra))
+  if not status then return nil, err end
   return status, fs.read(out .. "/result") or ""
+end
+
+-- Host processes whose command line contains MARKER.
+local function host_processes_with(marker)
+  local found = {}
+  local dir = assert(uv.fs_scandir("/proc"))
+  for name in uv.fs_scandir_next, dir do
+    local cmdline = name:match("^%d+$") and fs.read("/proc/" .. name .. "/cmdline")
+    if cmdline and cmdline:find(marker, 1, true) then found[#found + 1] = name end
+  end
+  return found
 end
 
 describe("sandbox.check", function()
@@ -205,13 +218,9 @@ describe("a spawned sandbox", function()
   end)
 
   it("reports an entry that cannot be run", function()
-    local out = scratch_dir()
-    local plan = base_plan(out, "true")
+    local plan = base_plan(scratch_dir(), "true")
     plan.argv = { "no-such-program-sbx" }
-    local box = assert(sandbox.spawn(plan))
-    assert(box:start())
-    assert.equal(127, wait_exit(box).code)
-    box:close()
+    assert.equal(127, run_plan(plan).code)
   end)
 
   it("gives the entry a terminal of its own, named inside", function()
@@ -281,21 +290,16 @@ end)
 
 describe("the lifetime", function()
   it("'entry' ends the sandbox, background processes included, when the entry ends", function()
-    local out = scratch_dir()
-    local box = assert(sandbox.spawn(base_plan(out, "sleep 30 & echo started")))
-    assert(box:start())
-    assert.equal(0, wait_exit(box).code)
-    box:close()
+    assert.equal(0, run_plan(base_plan(scratch_dir(), "sleep 31.4159 & true")).code)
+    uv.sleep(100)
+    assert.same({}, host_processes_with("31.4159"))
   end)
 
   it("'all' keeps it until the last process ends", function()
     local out = scratch_dir()
     local plan = base_plan(out, "(sleep 0.5; echo late > /out/late) & exit 3")
     plan.lifetime = "all"
-    local box = assert(sandbox.spawn(plan))
-    assert(box:start())
-    assert.equal(3, wait_exit(box).code)
+    assert.equal(3, run_plan(plan).code)
     assert.equal("late\n", fs.read(out .. "/late"))
-    box:close()
   end)
 end)
