@@ -4,6 +4,7 @@
 # the real Claude Code.
 . tests/lib.sh
 . tests/support/run_env.sh
+. tests/support/model_server.sh
 
 if engine_missing; then
     skip "sbx run function checks" "this binary has no sbx.sandbox engine"
@@ -22,6 +23,20 @@ if command -v Xvfb > /dev/null && command -v xauth > /dev/null; then
     Xvfb ":$display" -auth "$shared/Xauthority" -nolisten tcp -screen 0 640x480x24 > "$scratch/xvfb.log" 2>&1 &
     xvfb_pid=$!
     for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X$display" ] && break; sleep 0.1; done
+fi
+
+claude_skip=""
+if ! find_claude; then
+    claude_skip="no claude: $claude_missing (make deps installs it)"
+else
+    printf 'return { { text = "Hello from the scripted model." } }\n' > "$shared/hi.lua"
+    cat > "$shared/quiet-claude.lua" <<'LUA'
+for _, name in ipairs { "DISABLE_TELEMETRY", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
+  "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL" } do
+  table.insert(spec.env.allow, name)
+end
+LUA
+    chmod 644 "$shared/hi.lua" "$shared/quiet-claude.lua"
 fi
 
 # A background `sbx run` whose end we wait for; prints nothing.
@@ -68,7 +83,8 @@ for identity in $identities; do
         if [ -n "$seen" ] && echo "$red" | awk '{ exit !($1 > 0.1) }'; then
             pass "$who: a window opened inside appears on the host's X display, and a capture shows it"
         else fail "$who: a window opened inside appears on the host's X display" "seen=$seen red=$red: $(cat "$scratch/xmessage.log")"; fi
-        kill "$background" 2> /dev/null; wait "$background" 2> /dev/null
+        sbx_in run --stop "$proj" > /dev/null 2>&1
+        wait "$background" 2> /dev/null
     else skip "$who: X11 window" "Xvfb or xauth is not installed"; fi
 
     out=$(sbx_in run --network none "$proj" -- --version < /dev/null 2>&1)
@@ -76,6 +92,25 @@ for identity in $identities; do
     if printf '%s' "$out" | grep -qE '^[0-9]+\.[0-9]+\.[0-9]+ \(Claude Code\)' && [ "$out" = "$host_version" ]; then
         pass "$who: the real claude --version runs inside ($out)"
     else fail "$who: the real claude --version runs inside" "inside: $out; host: $host_version"; fi
+
+    # The real Claude Code, one turn against the scripted model server on
+    # the host's loopback (so --network host: the other modes shut exactly
+    # that out). The config passes the variables that keep it off the
+    # network, the way a user widens the spec.
+    if [ -z "$claude_skip" ] && model_server_start "$shared/hi.lua"; then
+        claude_home "$home" "$proj"
+        chown -R "$uid" "$home/.claude" "$home/.claude.json"
+        extra_env="ANTHROPIC_BASE_URL=$ANTHROPIC_BASE_URL ANTHROPIC_API_KEY=$ANTHROPIC_API_KEY SBX_CONFIG=$shared/quiet-claude.lua DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL=1"
+        out=$(sbx_in run --network host "$proj" -- -p "say hi" < /dev/null 2>&1); code=$?
+        extra_env=""
+        session=$(python3 -c "import json,sys; print([json.loads(l) for l in open(sys.argv[1])][-1]['session_id'])" "$model_server_log" 2> /dev/null)
+        jsonl="$home/.claude/projects/$(claude_project_dir "$proj")/$session.jsonl"
+        if [ $code -eq 0 ] && [ "$out" = "Hello from the scripted model." ] && [ -n "$session" ] \
+            && grep -q '"type":"assistant"' "$jsonl" 2> /dev/null; then
+            pass "$who: the real claude -p completes a turn inside; its session JSONL is on the host"
+        else fail "$who: the real claude -p completes a turn inside; its session JSONL is on the host" "exit $code, session '$session', $jsonl: $out"; fi
+        model_server_stop
+    else skip "$who: claude -p inside" "${claude_skip:-the model server did not start}"; fi
 
     # One sandbox per project: a second run joins it, --enter too.
     start_background "$scratch/first.log" run --shell --network none "$proj" -- -c 'sleep 300'

@@ -17,14 +17,17 @@ cp "$SBX" "$shared/sbx"
 test_user=""
 run_env_cleanup() {
     if [ -n "$test_user" ]; then
-        # Only processes of the user this run created.
-        pkill -KILL -u "$test_user" 2> /dev/null
-        sleep 0.2
-        userdel -r "$test_user" > /dev/null 2>&1
+        # Only processes of the user this run created; userdel refuses
+        # while any is still being torn down.
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            pkill -KILL -u "$test_user" 2> /dev/null
+            userdel -r "$test_user" > /dev/null 2>&1 && break
+            sleep 0.3
+        done
     fi
-    rm -rf "$shared" "$scratch"
+    rm -rf "$shared"
 }
-trap run_env_cleanup EXIT
+at_exit run_env_cleanup
 trap 'exit 1' INT TERM
 
 no_user=""

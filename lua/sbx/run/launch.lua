@@ -88,6 +88,10 @@ end
 
 local function join(entry, request, make_plan)
   request.join = true
+  if request.network_given and entry.network ~= request.network then
+    warn(("joining the sandbox already running for this project, whose network is %s; "
+      .. "--new starts another with %s"):format(entry.network, request.network))
+  end
   local plan, err = make_plan(request)
   if not plan then return nil, err, 1 end
   local box, enter_err = enter(entry, plan)

@@ -85,6 +85,7 @@ function M.build(values, positional, rest, spec)
     tmux = values.tmux or false,
     args = rest,
     network = network,
+    network_given = values.network ~= nil,
     gh_token = values.gh_token or false,
     terminal = M.terminal_mode(),
     action = values.stop and "stop" or values.enter and "enter" or values.new and "new" or "run",
