@@ -298,7 +298,7 @@ static int process_start_time(pid_t pid, unsigned long long *start_time)
     if (!p)
         return -EIO;
     p++;
-    for (int field = 2; field < 22 && p; field++)
+    for (int field = 3; field < 22 && p; field++)
         p = strchr(p + 1, ' ');
     if (!p || sscanf(p, " %llu", start_time) != 1)
         return -EIO;
