@@ -143,6 +143,27 @@ for identity in $identities; do
         pass "$who: a symbolic link planted in the state directory makes the next launch refuse"
     else fail "$who: a symbolic link planted in the state directory makes the next launch refuse" "exit $code: $out"; fi
     rm -f "$state/chromium"
+
+    # A registration naming a host process, with its true start time (as if
+    # something had written one): --stop must not signal it, --enter must
+    # not run anything in its namespaces.
+    as_id sleep 876$$ > /dev/null 2>&1 &
+    sleeper=$!
+    sleep 0.3
+    victim=$(pgrep -f "^sleep 876$$\$" | head -1)
+    registration="${state%/projects/*}/running/${state##*/}.$victim.json"
+    as_id mkdir -p "${registration%/*}"
+    as_id sh -c "printf '{\"id\":\"%s\",\"project\":\"%s\",\"pid\":%s,\"start_time\":%s,\"network\":\"none\"}' \
+        '${state##*/}' '$proj' '$victim' \"\$(cut -d')' -f2 /proc/$victim/stat | cut -d' ' -f21)\" > '$registration'"
+    stop_out=$(sbx_in run --stop "$proj" 2>&1); stop_code=$?
+    enter_out=$(sbx_in run --enter "$proj" -- -c 'echo RAN-INSIDE' < /dev/null 2>&1); enter_code=$?
+    if [ -n "$victim" ] && kill -0 "$victim" 2> /dev/null && [ $stop_code -ne 0 ] && [ $enter_code -ne 0 ] \
+        && ! printf '%s' "$enter_out" | grep -q RAN-INSIDE && printf '%s' "$stop_out" | grep -q "user namespace"; then
+        pass "$who: a registration naming a host process makes sbx neither signal nor enter it"
+    else fail "$who: a registration naming a host process makes sbx neither signal nor enter it" \
+        "victim $victim, stop $stop_code: $stop_out; enter $enter_code: $enter_out"; fi
+    kill "$victim" "$sleeper" 2> /dev/null
+    rm -f "$registration"
 done
 kill "$server_pid" 2> /dev/null
 finish
