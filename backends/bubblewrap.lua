@@ -183,8 +183,8 @@ local function home(m, request, host)
     m.op { op = "file", dest = h .. "/.claude.json", contents = host.claude_json, mode = "0600" }
   end
   for _, path in ipairs(M.home_readonly) do m.ro(h .. "/" .. path, nil, MAYBE_HOST_TREE) end
-  for _, bind in ipairs(M.state_binds) do
-    m.rw(request.project.state .. "/" .. bind[1], expand(bind[2], h))
+  for _, part in ipairs(M.state_binds) do
+    m.rw(request.project.state .. "/" .. part[1], expand(part[2], h))
   end
   m.file(M.tmux_conf, M.tmux_config)
 end

@@ -50,6 +50,16 @@ for identity in $identities; do
     use_identity "$identity"
     echo "# ---- as $who (uid $uid)"
 
+    if command -v pasta > /dev/null; then
+        out=$(sbx_in doctor --json 2>&1)
+        if printf '%s' "$out" | python3 -c '
+import json, sys
+pasta = [r for r in json.load(sys.stdin) if r["id"] == "pasta"][0]
+assert pasta["status"] == "ok" and pasta.get("works") is True, pasta'; then
+            pass "$who: sbx doctor attaches pasta to a fresh network namespace"
+        else fail "$who: sbx doctor attaches pasta to a fresh network namespace" "$out"; fi
+    else skip "$who: doctor's pasta check" "pasta is not installed"; fi
+
     as_id git -C "$proj" init -q
     out=$(sandbox_sh none "git -c user.name=Sandbox -c user.email=s@example.org commit -q --allow-empty -m 'made inside' && git log --oneline | wc -l" 2>&1)
     if as_id git -C "$proj" log --format=%s 2> /dev/null | grep -q 'made inside'; then

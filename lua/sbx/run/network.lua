@@ -36,4 +36,39 @@ function M.attach(pid)
   return true
 end
 
+-- The interfaces of process PID's network namespace, but loopback.
+local function interfaces_of(pid)
+  local names = {}
+  for line in (require("sbx.fs").read("/proc/" .. pid .. "/net/dev") or ""):gmatch("[^\n]+") do
+    local name = line:match("^%s*([^%s:]+):")
+    if name and name ~= "lo" then names[#names + 1] = name end
+  end
+  return names
+end
+
+-- Whether --network private works on this host, by doing it: a fresh
+-- network namespace from the engine (never started), pasta attached, and
+-- an interface configured in it. Returns the interface names, or nil and
+-- why. Waits.
+function M.probe()
+  local uv = require "luv"
+  local sandbox = require "sbx.sandbox"
+  local uid, gid = uv.getuid(), uv.getgid()
+  local box, err = sandbox.spawn {
+    namespaces = { "user", "mount", "pid", "ipc", "uts", "cgroup", "net" },
+    uid_map = { inside = uid, outside = uid }, gid_map = { inside = gid, outside = gid },
+    hostname = "sbx-probe", mounts = {}, env = {}, cwd = "/", argv = { "/bin/true" }, terminal = "stdio",
+    seccomp = { syscalls = {}, ioctls = {} },
+  }
+  if not box then return nil, "cannot make a network namespace: " .. err end
+  local ok, attach_err = M.attach(box.pid)
+  local names = ok and interfaces_of(box.pid)
+  box:signal("kill")
+  while not box:reap() do async.sleep(5) end
+  box:close()
+  if not ok then return nil, attach_err end
+  if #names == 0 then return nil, "pasta ran but the namespace has no interface but loopback" end
+  return names
+end
+
 return M
