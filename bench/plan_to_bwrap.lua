@@ -8,7 +8,9 @@ local cjson = require "cjson"
 local plan_path, files_dir = arg[1], arg[2]
 local plan = cjson.decode(assert(io.open(plan_path)):read("a"))
 local out = {}
-local function add(...) for _, word in ipairs { ... } do out[#out + 1] = tostring(word) end end
+local function add(...)
+  for _, word in ipairs { ... } do out[#out + 1] = tostring(math.tointeger(word) or word) end
+end
 
 local unshare = { user = "--unshare-user", pid = "--unshare-pid", ipc = "--unshare-ipc",
   uts = "--unshare-uts", cgroup = "--unshare-cgroup", net = "--unshare-net" }

@@ -31,7 +31,7 @@ function M.register(request, box, start_time)
     shell = request.shell,
     started = os.time(),
   }
-  ok, err = fs.write_atomic(file, cjson.encode(entry) .. "\n", tonumber("600", 8))
+  ok, err = fs.write_atomic(file, cjson.encode(entry) .. "\n", tonumber("600", 8), { durable = false })
   if not ok then return nil, err end
   return file
 end
