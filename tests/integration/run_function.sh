@@ -167,6 +167,13 @@ assert pasta["status"] == "ok" and pasta.get("works") is True, pasta'; then
         if [ "$name" = "sandbox:proj" ] && echo "$style" | grep -q colour208; then
             pass "$who: --tmux runs the session sandbox:proj with an orange status bar, on the project's socket"
         else fail "$who: --tmux runs the session sandbox:proj" "name '$name', style '$style': $(tr -d '\033' < "$scratch/tmux-$who.log" | tail -5)"; fi
+        as_id tmux -S "$state/tmux/socket" detach-client -s sandbox > /dev/null 2>&1
+        for _ in $(seq 50); do grep -q "sbx run: detached" "$scratch/tmux-$who.log" && break; sleep 0.1; done
+        if grep -q "sbx run: detached" "$scratch/tmux-$who.log" \
+            && as_id tmux -S "$state/tmux/socket" has-session -t sandbox 2> /dev/null && wait_running > /dev/null; then
+            pass "$who: detaching the tmux client gives the terminal back and keeps the sandbox"
+        else fail "$who: detaching the tmux client gives the terminal back and keeps the sandbox" \
+            "$(tr -d '\033' < "$scratch/tmux-$who.log" | tail -3)"; fi
         sbx_in run --stop "$proj" > /dev/null 2>&1
         kill "$holder" 2> /dev/null
         wait "$tmux_run" 2> /dev/null

@@ -141,7 +141,10 @@ local function launch(request, host, make_plan)
   end
   local file, register_err = registry.register(request, box, start_time)
   if not file then warn("cannot register the sandbox, so it cannot be joined: " .. register_err) end
-  local status = relay.wait(box)
+  local status = relay.wait(box, { on_hangup = plan.lifetime == "all" and function()
+    io.stderr:write(("\nsbx run: detached; the sandbox goes on while this command runs. "
+      .. "`sbx run --tmux %s` attaches again; Ctrl-C here ends it.\n"):format(request.project.path))
+  end or nil })
   if file then registry.unregister(file) end
   box:close()
   cleanup()

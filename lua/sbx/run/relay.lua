@@ -36,10 +36,15 @@ end
 
 -- Waits until BOX (a sandbox or an entered process) exits, relaying its pty
 -- when it has one, and returns its status. Waits.
-function M.wait(box, on_signal)
+-- OPTIONS.on_hangup, for a sandbox that outlives its entry (tmux): called
+-- when every terminal inside is closed while it still runs (the client
+-- detached). The caller's terminal is given back then, and from there a
+-- signal to sbx (Ctrl-C) ends the sandbox.
+function M.wait(box, options)
+  options = options or {}
   local co = require("sbx.async").current()
   local handles, status, output_done = {}, nil, box.pty == nil
-  local finished = false
+  local finished, hung_up = false, false
   local function keep(handle) handles[#handles + 1] = handle; return handle end
   local function finish_if_done()
     if finished or not status or not output_done then return end
@@ -67,9 +72,15 @@ function M.wait(box, on_signal)
       local data = uv.fs_read(box.pty, READ_SIZE, -1)
       if data and #data > 0 then
         if not write_all(1, data) then output_done = true end
-      else -- EIO: every slave end is closed, the sandbox is gone
+      else -- EIO: every slave end is closed
         master:stop()
         output_done = true
+        if not status and options.on_hangup then
+          hung_up = true
+          uv.tty_reset_mode()
+          if input_tty then input_tty:read_stop() end
+          options.on_hangup()
+        end
         finish_if_done()
       end
     end)
@@ -92,8 +103,7 @@ function M.wait(box, on_signal)
   for signal, name in pairs(M.forwarded) do
     -- In raw mode the terminal sends no SIGINT: these come from kill(1).
     keep(uv.new_signal()):start(signal, function()
-      box:signal(name)
-      if on_signal then on_signal(name) end
+      box:signal(hung_up and "kill" or name)
     end)
   end
   keep(uv.new_signal()):start("sigpipe", function() end)
