@@ -103,6 +103,34 @@ assert pasta["status"] == "ok" and pasta.get("works") is True, pasta'; then
         pass "$who: the real claude --version runs inside ($out)"
     else fail "$who: the real claude --version runs inside" "inside: $out; host: $host_version"; fi
 
+    # The session bus: only through xdg-dbus-proxy, which hides the other
+    # clients of the bus (their unique names) from the sandbox.
+    if command -v dbus-daemon > /dev/null && command -v xdg-dbus-proxy > /dev/null && command -v gdbus > /dev/null; then
+        busdir=$(as_id mktemp -d /tmp/sbx-it-bus.XXXXXX)
+        bus="unix:path=$busdir/bus"
+        as_id dbus-daemon --session --address="$bus" --fork --print-pid > "$scratch/bus-$who.pid"
+        as_id env DBUS_SESSION_BUS_ADDRESS="$bus" timeout 60 gdbus monitor --session --dest org.freedesktop.DBus > /dev/null 2>&1 &
+        list_names="dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.ListNames"
+        sleep 0.5
+        host_unique=$(as_id env DBUS_SESSION_BUS_ADDRESS="$bus" $list_names 2>&1 | grep -c '":1\.')
+        extra_env="DBUS_SESSION_BUS_ADDRESS=$bus"
+        out=$(sandbox_sh none "echo address=\$DBUS_SESSION_BUS_ADDRESS; $list_names" 2>&1)
+        extra_env=""
+        inside_unique=$(printf '%s' "$out" | grep -c '":1\.')
+        if [ "$who" = root ]; then
+            # Root's sandbox runs as uid 1000 inside, which the bus would
+            # not authenticate: it is not forwarded at all.
+            if printf '%s' "$out" | grep -q "^address=\$" && ! printf '%s' "$out" | grep -q '"org.freedesktop.DBus"'; then
+                pass "$who: the session bus is not forwarded into root's sandbox"
+            else fail "$who: the session bus is not forwarded into root's sandbox" "$out"; fi
+        elif printf '%s' "$out" | grep -q "address=unix:path=/run/user/[0-9]*/bus" \
+            && printf '%s' "$out" | grep -q '"org.freedesktop.DBus"' && [ "$host_unique" -ge 2 ] && [ "$inside_unique" -le 1 ]; then
+            pass "$who: the session bus is reachable only through the filtering proxy ($host_unique clients on the host, $inside_unique seen inside)"
+        else fail "$who: the session bus is reachable only through the filtering proxy" "host saw $host_unique, inside: $out"; fi
+        kill "$(cat "$scratch/bus-$who.pid")" 2> /dev/null
+        rm -rf "$busdir"
+    else skip "$who: session bus through xdg-dbus-proxy" "dbus-daemon, gdbus or xdg-dbus-proxy is not installed"; fi
+
     # The real Claude Code, one turn against the scripted model server on
     # the host's loopback (so --network host: the other modes shut exactly
     # that out). The config passes the variables that keep it off the

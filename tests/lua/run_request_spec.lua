@@ -140,3 +140,22 @@ describe("sbx run's options", function()
     assert.equal("none", requests.network({ network = "none" }, defaults, false))
   end)
 end)
+
+describe("the session bus proxy's socket", function()
+  local dbus = require "sbx.run.dbus"
+  local project_ = { state = "/home/me/.local/state/sbx/projects/p-0123456789ab" }
+  local have_proxy = require("sbx.paths").which("xdg-dbus-proxy") ~= nil
+
+  it("is in the project's state directory when there is a bus to proxy", function()
+    if not have_proxy then return pending("xdg-dbus-proxy is not installed") end
+    local host = { uid = 1000, env = { DBUS_SESSION_BUS_ADDRESS = "unix:path=/run/user/1000/bus" } }
+    assert.equal(project_.state .. "/bus", dbus.socket_for(project_, host))
+  end)
+
+  it("is nil without a bus, for root, and for a path too long for a socket", function()
+    assert.is_nil(dbus.socket_for(project_, { uid = 1000, env = {} }))
+    assert.is_nil(dbus.socket_for(project_, { uid = 0, env = { DBUS_SESSION_BUS_ADDRESS = "unix:path=/x" } }))
+    local deep = { state = "/" .. string.rep("d", 120) }
+    assert.is_nil(dbus.socket_for(deep, { uid = 1000, env = { DBUS_SESSION_BUS_ADDRESS = "unix:path=/x" } }))
+  end)
+end)

@@ -12,9 +12,12 @@ M.talk = { "org.freedesktop.secrets" }
 local MAX_SOCKET_PATH = 107
 
 -- Where the proxy listens for PROJECT: its state directory, which the
--- sandbox cannot write. Nil when there is no session bus, no proxy, or the
--- path is too long for a socket.
+-- sandbox cannot write. Nil when there is no session bus, no proxy, the
+-- path is too long for a socket, or the caller is root: root's sandbox
+-- runs as another uid inside, which the bus's EXTERNAL authentication
+-- (the uid the client names must be the connection's) cannot pass.
 function M.socket_for(project, host)
+  if host.uid == 0 then return nil end
   local address = host.env.DBUS_SESSION_BUS_ADDRESS
   if not address or address == "" or not paths.which("xdg-dbus-proxy") then return nil end
   local socket = project.state .. "/bus"
