@@ -5,11 +5,7 @@
 . tests/lib.sh
 . tests/support/run_env.sh
 
-if engine_missing; then
-    skip "sbx run escape attempts" "this binary has no sbx.sandbox engine"
-    finish; exit
-fi
-[ -n "$no_user" ] && skip "escape attempts as an unprivileged user" "$no_user"
+suite_start "sbx run escape attempts"
 cc -std=c11 -D_GNU_SOURCE -O1 -o "$shared/tty_inject" tests/support/tty_inject.c
 
 # A server on the host's loopback and one on an abstract Unix socket, each

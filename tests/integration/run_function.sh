@@ -6,11 +6,7 @@
 . tests/support/run_env.sh
 . tests/support/model_server.sh
 
-if engine_missing; then
-    skip "sbx run function checks" "this binary has no sbx.sandbox engine"
-    finish; exit
-fi
-[ -n "$no_user" ] && skip "function checks as an unprivileged user" "$no_user"
+suite_start "sbx run function checks"
 
 # A host X display, with a cookie, for the window check.
 display=""

@@ -3,11 +3,7 @@
 . tests/lib.sh
 . tests/support/run_env.sh
 
-if engine_missing; then
-    skip "sbx run terminal relay" "this binary has no sbx.sandbox engine"
-    finish; exit
-fi
-[ -n "$no_user" ] && skip "the terminal relay as an unprivileged user" "$no_user"
+suite_start "the sbx run terminal relay"
 cp tests/support/pty_check.py "$shared/"
 chmod 644 "$shared/pty_check.py"
 

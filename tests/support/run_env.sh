@@ -103,9 +103,16 @@ for e in json.load(sys.stdin):
     return 1
 }
 
-# The engine present in this binary? Suites skip with this reason if not.
-engine_missing() {
-    "$SBX" lua /dev/stdin <<'LUA' 2>&1 | grep -q missing
+# Every suite starts here: with no engine in this binary there is nothing
+# to test (the suite ends, skipped); without a test user, says so.
+suite_start() { # WHAT
+    if "$SBX" lua /dev/stdin <<'LUA' 2>&1 | grep -q missing
 if not pcall(require, "sbx.sandbox") then print("missing") end
 LUA
+    then
+        skip "$1" "this binary has no sbx.sandbox engine"
+        finish; exit
+    fi
+    [ -n "$no_user" ] && skip "$1 as an unprivileged user" "$no_user"
+    return 0
 }
