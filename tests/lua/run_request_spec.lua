@@ -159,3 +159,21 @@ describe("the session bus proxy's socket", function()
     assert.is_nil(dbus.socket_for(deep, { uid = 1000, env = { DBUS_SESSION_BUS_ADDRESS = "unix:path=/x" } }))
   end)
 end)
+
+describe("preparing ~/.claude", function()
+  local state = require "sbx.run.state"
+  it("makes what the backend binds read-only, and refuses a link there", function()
+    local home = assert(uv.fs_mkdtemp("/tmp/sbx-claude-XXXXXX"))
+    assert(state.prepare_claude(home))
+    for _, name in ipairs { "settings.json", "settings.local.json", "hooks", "commands", "agents", "CLAUDE.md" } do
+      assert.truthy(uv.fs_lstat(home .. "/.claude/" .. name), name)
+    end
+    assert.equal("{}\n", require("sbx.fs").read(home .. "/.claude/settings.json"))
+    os.remove(home .. "/.claude/CLAUDE.md")
+    assert(uv.fs_symlink("/etc/hostname", home .. "/.claude/CLAUDE.md"))
+    local ok, err = state.prepare_claude(home)
+    assert.is_nil(ok)
+    assert.truthy(err:find("CLAUDE.md is a symbolic link", 1, true), err)
+    os.execute("rm -rf '" .. home .. "'")
+  end)
+end)

@@ -65,6 +65,12 @@ function M.prepare_claude(home)
   if not ok then return nil, err end
   for _, name in ipairs(backend.claude_readonly) do
     local path = dir .. "/" .. name
+    local stat = uv.fs_lstat(path)
+    if stat and stat.type == "link" then
+      -- A sandbox writes in ~/.claude, so nothing there is followed.
+      return nil, ("%s is a symbolic link; sbx binds it read-only only as a real file or "
+        .. "directory: replace the link with a copy of its target"):format(path)
+    end
     if name:match("%.json$") then
       ok, err = create_if_absent(path, "{}\n")
     elseif name:match("%.md$") then
