@@ -21,8 +21,13 @@ local xauth = require "sbx.xauth"
 local M = {}
 
 -- Files under ~/.claude that the unsandboxed host Claude obeys or runs:
--- the sandbox may read them, never change them.
-M.claude_readonly = { "settings.json", "settings.local.json", "hooks", "commands", "agents", "CLAUDE.md" }
+-- the sandbox may read them, never change them. Beyond settings, hooks,
+-- commands, agents and CLAUDE.md, the host Claude also loads skills,
+-- plugins (which carry hooks of their own) and output styles.
+M.claude_readonly = {
+  "settings.json", "settings.local.json", "hooks", "commands", "agents", "CLAUDE.md",
+  "skills", "plugins", "output-styles",
+}
 
 -- Host files and directories a sandbox may read but not change.
 M.home_readonly = { ".gitconfig", ".config/git", ".ssh", ".config/gh" }
@@ -216,7 +221,9 @@ local function desktop(m, env, request, host)
   m.ro("/run/opengl-driver", nil, MAYBE_HOST_TREE)
   m.ro(host_run .. "/pipewire-0", run .. "/pipewire-0", TRY)
   m.ro(host_run .. "/pulse/native", run .. "/pulse/native", TRY)
-  m.ro("/run/dbus/system_bus_socket", nil, TRY)
+  -- Root's sandbox runs with the host's uid 0 underneath: on the system
+  -- bus that is root, whom systemd and polkit obey. Never hand it over.
+  if host.uid ~= 0 then m.ro("/run/dbus/system_bus_socket", nil, TRY) end
   if request.dbus_proxy then
     m.ro(request.dbus_proxy, run .. "/bus")
     env.set("DBUS_SESSION_BUS_ADDRESS", "unix:path=" .. run .. "/bus")
@@ -338,6 +345,8 @@ function M.plan(request, spec, host)
     -- A tmux server outlives the client that started it: detaching leaves
     -- the sandbox running, to be joined again.
     lifetime = (request.tmux and not request.join) and "all" or "entry",
+    -- ... and outlives this command, which may leave once detached.
+    die_with_parent = not (request.tmux and not request.join),
     network = request.network,
   }
 end

@@ -162,6 +162,9 @@ describe("the bubblewrap plan", function()
     assert.equal("entry", make().lifetime)
     assert.equal("all", make({ tmux = true }).lifetime)
     assert.equal("entry", make({ tmux = true, join = true }).lifetime)
+    assert.is_true(make().die_with_parent)
+    assert.is_false(make({ tmux = true }).die_with_parent)
+    assert.is_true(make({ tmux = true, join = true }).die_with_parent)
   end)
 
   it("writes read-write only to the project, ~/.claude and the state directory's parts", function()
@@ -276,6 +279,19 @@ describe("the bubblewrap plan", function()
     assert.equal("dev-bind", op_at(plan, "/dev/dri").op)
     assert.is_true(op_at(plan, "/run/opengl-driver").try)
     assert.is_true(op_at(plan, "/run/dbus/system_bus_socket").try)
+  end)
+
+  it("never gives root's sandbox the system bus, where host uid 0 is obeyed", function()
+    local plan = make(nil, { uid = 0, gid = 0, user = "root", home = "/root" })
+    assert.equal(0, #ops_at(plan, "/run/dbus/system_bus_socket"))
+  end)
+
+  it("keeps read-only everything under ~/.claude that the host Claude obeys", function()
+    local plan = make()
+    for _, name in ipairs { "settings.json", "settings.local.json", "hooks", "commands", "agents",
+      "CLAUDE.md", "skills", "plugins", "output-styles" } do
+      assert.is_true(op_at(plan, HOME .. "/.claude/" .. name).readonly, name)
+    end
   end)
 
   it("gives the session bus only through the filtering proxy", function()

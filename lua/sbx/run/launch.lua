@@ -2,7 +2,6 @@
 -- one (state, D-Bus proxy, spawn, network, start, register), relay its
 -- terminal, and clean up after it.
 local async = require "sbx.async"
-local backend = require "backends.bubblewrap"
 local dbus = require "sbx.run.dbus"
 local network = require "sbx.run.network"
 local registry = require "sbx.run.registry"
@@ -32,42 +31,32 @@ local function enter(entry, plan)
   return box
 end
 
--- Runs ARGV inside the running sandbox ENTRY and waits; for --stop.
-local function run_inside(entry, argv)
-  local box, err = enter(entry, {
-    env = { "PATH=/usr/bin:/bin" }, cwd = "/", argv = argv, terminal = "stdio",
-    seccomp = backend.seccomp, limits = { core = 0 },
-  })
-  if not box then return nil, err end
-  local status = relay.wait(box)
-  box:close()
-  return status
-end
-
-local function wait_gone(entry, ms)
-  local waited = 0
-  while registry.alive(entry) do
-    if waited >= ms then return false end
+-- Waits until BOX has ended, at most MS milliseconds. Waits.
+local function wait_ended(box, ms)
+  for _ = 0, ms, POLL_MS do
+    if box:reap() then return true end
     async.sleep(POLL_MS)
-    waited = waited + POLL_MS
   end
-  return true
+  return box:reap() ~= nil
 end
 
--- Ends the sandbox of ENTRY and everything in it, from the inside: a
--- process entered into it (PID-reuse safe: the engine checks the start
--- time) signals every process there but init; once the entry process is
--- gone, init exits and the kernel ends the rest of its PID namespace.
+-- Ends the sandbox of ENTRY: SIGTERM to its init, which passes it on, then
+-- SIGKILL if it has not ended; once init is gone the kernel ends whatever
+-- else was in its PID namespace. The engine opens init by pid and start
+-- time, so a reused pid is never signalled.
 function M.stop_entry(entry)
-  for _, signal in ipairs { "TERM", "KILL" } do
-    local _, err = run_inside(entry, { "bash", "-c", "kill -" .. signal .. " -1" })
-    if err and registry.alive(entry) then return nil, err end
-    if wait_gone(entry, signal == "TERM" and M.STOP_GRACE_MS or 10 * M.STOP_GRACE_MS) then
-      registry.unregister(entry.file)
-      return true
-    end
+  local box, err = sandbox().open(entry.pid, entry.start_time)
+  if not box then return nil, err end
+  local ended = false
+  for _, step in ipairs { { "term", M.STOP_GRACE_MS }, { "kill", 10 * M.STOP_GRACE_MS } } do
+    box:signal(step[1])
+    ended = wait_ended(box, step[2])
+    if ended then break end
   end
-  return nil, ("the sandbox with init pid %d did not end"):format(entry.pid)
+  box:close()
+  if not ended then return nil, ("the sandbox with init pid %d did not end"):format(entry.pid) end
+  registry.unregister(entry.file)
+  return true
 end
 
 function M.stop(request)
@@ -142,11 +131,14 @@ local function launch(request, host, make_plan)
   local file, register_err = registry.register(request, box, start_time)
   if not file then warn("cannot register the sandbox, so it cannot be joined: " .. register_err) end
   local status = relay.wait(box, { on_hangup = plan.lifetime == "all" and function()
-    io.stderr:write(("\nsbx run: detached; the sandbox goes on while this command runs. "
-      .. "`sbx run --tmux %s` attaches again; Ctrl-C here ends it.\n"):format(request.project.path))
+    io.stderr:write(("\nsbx run: detached; the sandbox goes on. `sbx run --tmux %s` attaches "
+      .. "again, `sbx run --stop %s` ends it.\n"):format(request.project.path, request.project.path))
+    return "detach"
   end or nil })
-  if file then registry.unregister(file) end
   box:close()
+  -- Detached: the sandbox, its registration and its D-Bus proxy stay.
+  if status.detached then return 0 end
+  if file then registry.unregister(file) end
   cleanup()
   return relay.exit_code(status)
 end

@@ -38,8 +38,9 @@ end
 -- when it has one, and returns its status. Waits.
 -- OPTIONS.on_hangup, for a sandbox that outlives its entry (tmux): called
 -- when every terminal inside is closed while it still runs (the client
--- detached). The caller's terminal is given back then, and from there a
--- signal to sbx (Ctrl-C) ends the sandbox.
+-- detached). The caller's terminal is given back then. When it returns
+-- "detach", wait returns {detached = true} at once and the sandbox goes
+-- on; otherwise a signal to sbx (Ctrl-C) ends the sandbox.
 function M.wait(box, options)
   options = options or {}
   local co = require("sbx.async").current()
@@ -79,7 +80,7 @@ function M.wait(box, options)
           hung_up = true
           uv.tty_reset_mode()
           if input_tty then input_tty:read_stop() end
-          options.on_hangup()
+          if options.on_hangup() == "detach" then status = { detached = true } end
         end
         finish_if_done()
       end
