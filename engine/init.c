@@ -147,8 +147,9 @@ void sbx_init_supervise(pid_t entry, int wait_for_all)
         if (sig < 0)
             continue; /* EINTR */
         if (sig != SIGCHLD) {
-            if (entry_code < 0)
-                kill(-entry, sig);
+            /* To the entry's process group while it runs; after that (a
+             * sandbox that outlives its entry) to everyone left in it. */
+            kill(entry_code < 0 ? -entry : -1, sig);
             continue;
         }
         /* One SIGCHLD may stand for many exits. */

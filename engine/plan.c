@@ -472,8 +472,8 @@ int sbx_plan_from_lua(lua_State *L, int index, enum sbx_plan_scope scope, struct
 {
     static const char *const allowed[] = {"backend", "namespaces", "uid_map", "gid_map",
                                           "hostname", "mounts", "env", "cwd", "argv",
-                                          "seccomp", "limits", "terminal", "lifetime", "network",
-                                          NULL};
+                                          "seccomp", "limits", "terminal", "lifetime",
+                                          "die_with_parent", "network", NULL};
     memset(plan, 0, sizeof *plan);
     struct reader r = {L, plan, err, err_len, 0};
     index = lua_absindex(L, index);
@@ -489,6 +489,10 @@ int sbx_plan_from_lua(lua_State *L, int index, enum sbx_plan_scope scope, struct
         read_id_map(&r, index, "gid_map", &plan->gid_inside, &plan->gid_outside);
         plan->has_id_maps = !r.failed;
         plan->hostname = string_field(&r, index, "plan", "hostname", 0);
+        plan->die_with_parent = true;
+        if (field(&r, index, "plan", "die_with_parent", LUA_TBOOLEAN, 1))
+            plan->die_with_parent = lua_toboolean(L, -1);
+        lua_pop(L, 1);
         if (plan->hostname && strlen(plan->hostname) > 64)
             fail(&r, "plan.hostname is longer than 64 bytes");
         read_mounts(&r, index);

@@ -65,7 +65,8 @@ struct sbx_plan {
     struct sbx_limit limits[SBX_PLAN_MAX_LIMITS];
     size_t limit_count;
     enum sbx_terminal terminal;
-    bool wait_for_all; /* lifetime "all": until the last process, not the entry */
+    bool wait_for_all;    /* lifetime "all": until the last process, not the entry */
+    bool die_with_parent; /* killed when the process that spawned it ends */
 
     /* Every allocation above, freed together. */
     void **allocations;

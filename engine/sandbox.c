@@ -55,6 +55,7 @@ struct box {
     int control; /* our end of the socket to the child, until started */
     int pty;     /* the pty master, once started with terminal "pty" */
     int started, reaped, code, signal;
+    int foreign; /* opened by pid, not our child: we can signal it, not reap it */
 };
 
 /* ---- the child side ---- */
@@ -153,7 +154,11 @@ static void __attribute__((noreturn)) supervise(const struct sbx_plan *plan, pid
 
 static void __attribute__((noreturn)) sandbox_child(const struct sbx_plan *plan, int control)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (plan->die_with_parent)
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    /* Out of the caller's session: a hangup of the terminal that launched
+     * it is not the sandbox's business (sbx forwards what it should). */
+    setsid();
     wait_for_go(control);
     char err[1024];
     if (sethostname(plan->hostname, strlen(plan->hostname)) < 0)
@@ -168,6 +173,7 @@ static void __attribute__((noreturn)) enter_child(const struct sbx_plan *plan, i
                                                   int target, int namespaces, int root)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    setsid();
     wait_for_go(control);
     char err[256];
     if (setns(target, namespaces) < 0) {
@@ -295,10 +301,13 @@ static int process_start_time(pid_t pid, unsigned long long *start_time)
     text[got] = '\0';
     /* The command name may hold spaces and parentheses: skip to the last ')'. */
     char *p = strrchr(text, ')');
-    if (!p)
+    if (!p || p[1] != ' ')
         return -EIO;
     p++;
-    for (int field = 2; field < 22 && p; field++)
+    /* Field 3, the state: a zombie has ended, whoever has yet to reap it. */
+    if (p[1] == 'Z' || p[1] == 'X')
+        return -ESRCH;
+    for (int field = 3; field < 22 && p; field++)
         p = strchr(p + 1, ' ');
     if (!p || sscanf(p, " %llu", start_time) != 1)
         return -EIO;
@@ -330,34 +339,82 @@ static int namespaces_to_join(pid_t pid)
     return flags;
 }
 
+/* Whether PID is PID 1 of a PID namespace below ours ("NSpid: <ours> ... 1")
+ * and lives in a user namespace other than ours: what a sandbox's init is,
+ * and what a host process named by a forged registration is not. */
+static int is_namespace_init(pid_t pid)
+{
+    char path[64], text[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t got = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (got <= 0)
+        return 0;
+    text[got] = '\0';
+    const char *line = strstr(text, "\nNSpid:");
+    if (!line)
+        return 0;
+    line += 7;
+    int count = 0;
+    long last = 0;
+    char *end;
+    for (;;) {
+        long value = strtol(line, &end, 10);
+        if (end == line)
+            break;
+        last = value;
+        count++;
+        line = end;
+    }
+    return count >= 2 && last == 1 && (namespaces_to_join(pid) & CLONE_NEWUSER);
+}
+
+/* A running sandbox by its init's pid, checked against its start time
+ * after the pidfd is open (so the pidfd holds that very process). */
+static int open_running(pid_t pid, unsigned long long expected_start, struct box *box, char *err,
+                        size_t err_len)
+{
+    int pidfd = pidfd_open(pid, 0);
+    unsigned long long start_time;
+    /* A pidfd that is readable already names a process that has ended (a
+     * zombie nobody reaped yet): that is gone too. */
+    struct pollfd ended = {.fd = pidfd, .events = POLLIN};
+    if (pidfd < 0 || process_start_time(pid, &start_time) < 0 || start_time != expected_start ||
+        poll(&ended, 1, 0) != 0) {
+        snprintf(err, err_len, "sandbox process %d is gone%s", (int)pid,
+                 pidfd < 0 ? "" : " (its pid now names another process)");
+        if (pidfd >= 0)
+            close(pidfd);
+        return -1;
+    }
+    if (!is_namespace_init(pid)) {
+        snprintf(err, err_len, "process %d is not a sandbox: it is not the first process of a "
+                 "PID namespace of its own, in a user namespace of its own", (int)pid);
+        close(pidfd);
+        return -1;
+    }
+    *box = (struct box){.pid = pid, .pidfd = pidfd, .control = -1, .pty = -1, .started = 1,
+                        .foreign = 1};
+    return 0;
+}
+
 static int enter(pid_t target, unsigned long long expected_start, const struct sbx_plan *plan,
                  struct box *box, char *err, size_t err_len)
 {
-    int target_fd = pidfd_open(target, 0);
-    if (target_fd < 0) {
-        snprintf(err, err_len, "sandbox process %d: %s", (int)target, strerror(errno));
+    struct box target_box;
+    if (open_running(target, expected_start, &target_box, err, err_len) < 0)
         return -1;
-    }
-    /* Read after the pidfd is open: if the start time still matches, the
-     * pidfd holds the process we mean, and no reuse can change that. */
-    unsigned long long start_time;
-    if (process_start_time(target, &start_time) < 0 || start_time != expected_start) {
-        close(target_fd);
-        snprintf(err, err_len, "sandbox process %d is gone (its pid now names another process)",
-                 (int)target);
-        return -1;
-    }
+    int target_fd = target_box.pidfd;
     int namespaces = namespaces_to_join(target);
     char root_path[64];
     snprintf(root_path, sizeof root_path, "/proc/%d/root", (int)target);
     int root = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     int sockets[2] = {-1, -1};
-    if (root < 0 || !(namespaces & CLONE_NEWUSER) ||
-        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) < 0) {
-        snprintf(err, err_len, "sandbox process %d: %s", (int)target,
-                 root < 0 ? strerror(errno)
-                 : !(namespaces & CLONE_NEWUSER) ? "is not in a user namespace of its own"
-                                                : strerror(errno));
+    if (root < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) < 0) {
+        snprintf(err, err_len, "sandbox process %d: %s", (int)target, strerror(errno));
         if (root >= 0)
             close(root);
         close(target_fd);
@@ -505,6 +562,18 @@ static int l_enter(lua_State *L)
     return push_box(L, &box);
 }
 
+static int l_open(lua_State *L)
+{
+    lua_Integer pid = luaL_checkinteger(L, 1);
+    lua_Integer start_time = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, pid > 0 && start_time >= 0, 1, "expected a pid and its start time");
+    char err[256];
+    struct box box;
+    if (open_running((pid_t)pid, (unsigned long long)start_time, &box, err, sizeof err) < 0)
+        return push_failure(L, err);
+    return push_box(L, &box);
+}
+
 static int l_start_time(lua_State *L)
 {
     lua_Integer pid = luaL_checkinteger(L, 1);
@@ -593,6 +662,18 @@ static int l_box_reap(lua_State *L)
     struct box *box = check_box(L);
     if (box->reaped)
         return push_exit(L, box);
+    if (box->foreign) {
+        /* Not our child: its pidfd turns readable when it ends, and its
+         * status went to its parent. */
+        struct pollfd ended = {.fd = box->pidfd, .events = POLLIN};
+        if (poll(&ended, 1, 0) <= 0) {
+            lua_pushnil(L);
+            return 1;
+        }
+        box->reaped = 1;
+        lua_newtable(L);
+        return 1;
+    }
     siginfo_t info = {0};
     if (waitid(P_PIDFD, (id_t)box->pidfd, &info, WEXITED | WNOHANG) < 0) {
         lua_pushnil(L);
@@ -644,7 +725,8 @@ int luaopen_sbx_sandbox(lua_State *L)
     };
     static const luaL_Reg functions[] = {
         {"check", l_check},           {"spawn", l_spawn},
-        {"enter", l_enter},           {"start_time", l_start_time},
+        {"enter", l_enter},           {"open", l_open},
+        {"start_time", l_start_time},
         {"pty_set_size", l_pty_set_size}, {NULL, NULL},
     };
     luaL_newmetatable(L, BOX_METATABLE);

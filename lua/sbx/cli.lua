@@ -14,6 +14,8 @@ local M = {}
 
 -- In the order `sbx help` lists them.
 M.commands = {
+  { "run", "sbx.cmd.run" },
+  { "ps", "sbx.cmd.ps" },
   { "doctor", "sbx.cmd.doctor" },
   { "spec", "sbx.cmd.spec" },
   { "version", "sbx.cmd.version" },

@@ -32,15 +32,18 @@ end
 
 -- Replaces PATH with DATA so that a reader, or a crash, sees either the
 -- old file or the new one, never a mixture: write a temporary file beside
--- it, fsync, rename over, fsync the directory.
-function M.write_atomic(path, data, mode)
+-- it, fsync, rename over, fsync the directory. OPTIONS.durable = false
+-- skips the fsyncs, for files that describe running processes and mean
+-- nothing after a crash.
+function M.write_atomic(path, data, mode, options)
+  local durable = not options or options.durable ~= false
   local dir = path:match("^(.*)/[^/]*$") or "."
   local temporary = ("%s.tmp-%d"):format(path, uv.os_getpid())
   local fd, err, code = uv.fs_open(temporary, "w", mode or tonumber("600", 8))
   if not fd then return nil, err, code end
   local written, write_err, write_code = uv.fs_write(fd, data, 0)
   local synced, sync_err, sync_code = true, nil, nil
-  if written then synced, sync_err, sync_code = uv.fs_fsync(fd) end
+  if written and durable then synced, sync_err, sync_code = uv.fs_fsync(fd) end
   uv.fs_close(fd)
   if not written or not synced then
     uv.fs_unlink(temporary)
@@ -51,7 +54,7 @@ function M.write_atomic(path, data, mode)
     uv.fs_unlink(temporary)
     return nil, rename_err, rename_code
   end
-  local dir_fd = uv.fs_open(dir, "r", 0)
+  local dir_fd = durable and uv.fs_open(dir, "r", 0)
   if dir_fd then
     uv.fs_fsync(dir_fd)
     uv.fs_close(dir_fd)

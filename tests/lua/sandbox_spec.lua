@@ -303,3 +303,67 @@ describe("the lifetime", function()
     assert.equal("late\n", fs.read(out .. "/late"))
   end)
 end)
+
+describe("sandbox.open", function()
+  it("signals a running sandbox by pid and start time, and sees it end", function()
+    local plan = base_plan(scratch_dir(), "exec sleep 30")
+    local child = assert(sandbox.spawn(plan))
+    assert(child:start())
+    local opened = assert(sandbox.open(child.pid, assert(sandbox.start_time(child.pid))))
+    assert.is_nil(opened:reap())
+    assert(opened:signal("term"))
+    assert.equal(128 + 15, wait_exit(child).code)
+    assert.same({}, opened:reap())
+    opened:close()
+    child:close()
+  end)
+
+  it("refuses a process that is not a sandbox's init", function()
+    local me = math.tointeger(uv.os_getpid())
+    local opened, err = sandbox.open(me, assert(sandbox.start_time(me)))
+    assert.is_nil(opened)
+    assert.truthy(err:find("is not a sandbox", 1, true), err)
+  end)
+end)
+
+describe("die_with_parent", function()
+  -- A separate sbx process spawns a sandbox, prints its init's pid and
+  -- start time, and exits: does the sandbox outlive it?
+  local function orphan(die_with_parent)
+    local script = os.tmpname()
+    local file = assert(io.open(script, "w"))
+    file:write(([[
+      local sandbox = require "sbx.sandbox"
+      local plan = load("return " .. %q)()
+      local box = assert(sandbox.spawn(plan))
+      assert(box:start())
+      io.write(box.pid, " ", sandbox.start_time(box.pid), "\n")
+    ]]):format(require("sbx.pretty").lua((function()
+      -- Its output must not hold the pipe we read the pid from.
+      local plan = base_plan(scratch_dir(), "exec sleep 30 > /dev/null 2>&1")
+      plan.die_with_parent = die_with_parent
+      return plan
+    end)())))
+    file:close()
+    local output = io.popen(("%q lua %q"):format(uv.exepath(), script)):read("a")
+    os.remove(script)
+    local pid, start_time = output:match("^(%d+) (%d+)")
+    assert(pid, output)
+    return math.tointeger(tonumber(pid)), math.tointeger(tonumber(start_time))
+  end
+
+  it("false: the sandbox goes on after the process that made it ends", function()
+    local pid, start_time = orphan(false)
+    uv.sleep(200)
+    local opened = assert(sandbox.open(pid, start_time))
+    assert.is_nil(opened:reap())
+    opened:signal("kill")
+    opened:close()
+  end)
+
+  it("true (the default): the sandbox ends with it", function()
+    local pid, start_time = orphan(true)
+    uv.sleep(200)
+    assert.is_nil(sandbox.open(pid, start_time))
+  end)
+end)

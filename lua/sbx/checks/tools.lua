@@ -30,10 +30,24 @@ local function tool_check(spec)
 end
 
 return {
-  tool_check {
-    id = "pasta", title = "pasta", program = "pasta", version_args = { "--version" },
-    role = "--network private is unavailable and sbx run falls back to host networking",
-    fix = "apt-get install passt", missing = "warn",
+  {
+    id = "pasta",
+    title = "pasta",
+    run = function()
+      local path = paths.which("pasta")
+      if not path then
+        return { status = "warn", fix = "apt-get install passt",
+          summary = "pasta is not installed: --network private is unavailable and sbx run "
+            .. "falls back to host networking" }
+      end
+      local names, err = require("sbx.run.network").probe()
+      if not names then
+        return { status = "warn", path = path, fix = "sbx run --network host or none work without it",
+          summary = path .. " cannot give a sandbox its network: " .. err }
+      end
+      return { status = "ok", path = path, works = true,
+        summary = ("%s gives a fresh network namespace its network (%s)"):format(path, table.concat(names, ", ")) }
+    end,
   },
   tool_check {
     id = "xvfb", title = "Xvfb", program = "Xvfb",
