@@ -14,6 +14,14 @@ done
 if [ -z "$missing" ]; then pass "sbx manager --help documents the configuration, API and auth"
 else fail "sbx manager --help documents the configuration, API and auth" "missing:$missing"; fi
 
+unit="$scratch/sbx-manager.service"
+sed "s|^ExecStart=.*|ExecStart=$SBX manager|" docs/systemd/sbx-manager.service > "$unit"
+if command -v systemd-analyze > /dev/null 2>&1; then
+    check "the systemd unit example passes systemd-analyze verify" systemd-analyze verify "$unit"
+else skip "the systemd unit example passes systemd-analyze verify" "systemd-analyze is not installed"; fi
+check "the unit keeps sandboxes across restarts (KillMode=process) and is hardened" \
+    sh -c "grep -qx 'KillMode=process' '$unit' && grep -qx 'NoNewPrivileges=yes' '$unit' && grep -qx 'PrivateTmp=yes' '$unit'"
+
 for bad in "MANAGER_AUTH=off" "MANAGER_LISTEN=nowhere" "MANAGER_STATE_DIR=relative"; do
     out=$(env "$bad" "$SBX" manager 2>&1); code=$?
     name=${bad%%=*}
