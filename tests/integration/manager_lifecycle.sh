@@ -171,6 +171,13 @@ for r in json.load(open('$burst/state.json'))['sandboxes'].values():
     if r['status'] == 'running': print(r['tmux_session'])" | sort)
 if [ "$sessions" = "$recorded" ]; then pass "every running record has its session and no session is unaccounted for"
 else fail "every running record has its session and no session is unaccounted for" "sessions: $sessions / records: $recorded"; fi
+xvfbs=$(for p in $(pgrep -x Xvfb); do tr '\0' ' ' < /proc/$p/cmdline | grep -q -- "-fbdir $burst/fb/" && echo "$p"; done | sort)
+recorded=$(python3 -c "
+import json
+for r in json.load(open('$burst/state.json'))['sandboxes'].values():
+    if r['status'] == 'running': print(r['pid_xvfb'])" | sort)
+if [ "$xvfbs" = "$recorded" ]; then pass "every running record has its Xvfb and no Xvfb of a half-made one is left"
+else fail "every running record has its Xvfb and no Xvfb of a half-made one is left" "Xvfb: $xvfbs / records: $recorded"; fi
 
 # Deleting a running sandbox ends its processes and removes its log.
 status=$(api GET /api/sandboxes)

@@ -41,6 +41,10 @@ for s in json.load(open(sys.argv[1]))["sandboxes"].values():
         pass
 PY
         fi
+        # And any Xvfb drawing into this state (a test that failed midway).
+        for pid in $(pgrep -x Xvfb); do
+            tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-fbdir $dir/fb/" && kill -KILL "$pid"
+        done
     done
 }
 at_exit manager_cleanup

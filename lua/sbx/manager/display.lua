@@ -77,11 +77,12 @@ function M.find_free(taken)
 end
 
 -- Starts Xvfb on display N with its screen in FB_DIR and its messages in
--- LOG_PATH, and waits until it accepts connections. Returns its identity
--- {pid, start_time}, or nil and why. The process is detached (its own
--- session), so it outlives a manager restart; while this manager runs, its
--- exit is reaped here.
-function M.start_xvfb(n, fb_dir, log_path)
+-- LOG_PATH, tells ON_STARTED(identity) at once (so it can be recorded
+-- before anything waits), and waits until it accepts connections. Returns
+-- its identity {pid, start_time}, or nil and why. The process is detached
+-- (its own session), so it outlives a manager restart; while this manager
+-- runs, its exit is reaped here.
+function M.start_xvfb(n, fb_dir, log_path, on_started)
   local ok, err = fs.mkdir_p(fb_dir, tonumber("700", 8))
   if not ok then return nil, err end
   local log_fd = uv.fs_open(log_path, "a", tonumber("600", 8))
@@ -100,6 +101,7 @@ function M.start_xvfb(n, fb_dir, log_path)
   if not handle then return nil, "cannot start Xvfb: " .. tostring(pid) end
   handle:unref() -- the manager may stop while Xvfb runs on
   local identity = process.identify(pid)
+  if identity and on_started then on_started(identity) end
   local socket = M.socket_path(n)
   local deadline = uv.now() + 10000
   while not exited and uv.now() < deadline do

@@ -162,9 +162,14 @@ function Fleet:allocate_display()
   return nil, ("no free X display between :%d and :%d"):format(display.first, display.last)
 end
 
+-- Ends a record's Xvfb: the one it names, or, for a sandbox whose making
+-- was cut short before its Xvfb was written down, the one drawing into its
+-- -fbdir.
 local function stop_xvfb(record)
   if record.pid_xvfb and record.xvfb_start_time then
     process.terminate({ { pid = record.pid_xvfb, start_time = record.xvfb_start_time } }, M.grace_ms)
+  elseif record.fb_dir then
+    process.terminate(process.with_argument(record.fb_dir), M.grace_ms)
   end
 end
 
@@ -206,6 +211,7 @@ local function session_env(record)
 end
 
 function Fleet:start_display(record)
+  local failure
   for _ = 1, 3 do
     local n, err = self:allocate_display()
     if not n then return nil, err end
@@ -213,17 +219,19 @@ function Fleet:start_display(record)
     self:decorate(record)
     self:save()
     self.reserved[n] = nil -- the record holds it now
-    local xvfb, xvfb_err = display.start_xvfb(n, record.fb_dir, record.xvfb_log_path)
-    if xvfb then
+    local function remember(xvfb)
       record.pid_xvfb, record.xvfb_start_time = xvfb.pid, xvfb.start_time
       self:save()
-      return true
     end
+    local started, err_start = display.start_xvfb(n, record.fb_dir, record.xvfb_log_path, remember)
+    if started then return true end
     -- Taken between the check and the start: try another.
-    log.warn(xvfb_err or ("Xvfb :%d exited at once"):format(n))
+    failure = err_start
+    log.warn(("%s; trying another display"):format(err_start))
     record.display_num, record.display, record.fb_dir = nil, nil, nil
+    record.pid_xvfb, record.xvfb_start_time = nil, nil
   end
-  return nil, "cannot start Xvfb (see the log)"
+  return nil, failure
 end
 
 -- Makes a sandbox from FIELDS ({name, backend, project_dir, network}).

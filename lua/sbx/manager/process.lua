@@ -61,6 +61,29 @@ function M.tree(pid)
   return found
 end
 
+-- The processes with an argument exactly equal to VALUE, as identities.
+function M.with_argument(value)
+  local found = {}
+  local scan = uv.fs_scandir("/proc")
+  while scan do
+    local name = uv.fs_scandir_next(scan)
+    if not name then break end
+    local pid = tonumber(name)
+    local file = pid and io.open("/proc/" .. name .. "/cmdline", "rb")
+    if file then
+      local cmdline = file:read("a") or ""
+      file:close()
+      for argument in cmdline:gmatch("([^%z]*)%z") do
+        if argument == value then
+          found[#found + 1] = M.identify(pid)
+          break
+        end
+      end
+    end
+  end
+  return found
+end
+
 local function survivors(identities)
   local left = {}
   for _, id in ipairs(identities) do
