@@ -171,7 +171,7 @@ for r in json.load(open('$burst/state.json'))['sandboxes'].values():
     if r['status'] == 'running': print(r['tmux_session'])" | sort)
 if [ "$sessions" = "$recorded" ]; then pass "every running record has its session and no session is unaccounted for"
 else fail "every running record has its session and no session is unaccounted for" "sessions: $sessions / records: $recorded"; fi
-xvfbs=$(for p in $(pgrep -x Xvfb); do tr '\0' ' ' < /proc/$p/cmdline | grep -q -- "-fbdir $burst/fb/" && echo "$p"; done | sort)
+xvfbs=$(for p in $(pgrep -x Xvfb); do { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null | grep -q -- "-fbdir $burst/fb/" && echo "$p"; done | sort)
 recorded=$(python3 -c "
 import json
 for r in json.load(open('$burst/state.json'))['sandboxes'].values():

@@ -43,7 +43,7 @@ PY
         fi
         # And any Xvfb drawing into this state (a test that failed midway).
         for pid in $(pgrep -x Xvfb); do
-            tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-fbdir $dir/fb/" && kill -KILL "$pid"
+            { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- "-fbdir $dir/fb/" && kill -KILL "$pid"
         done
     done
 }
