@@ -274,6 +274,20 @@ describe("processes by identity", function()
       for _, id in ipairs(tree) do assert.is_false(process.alive(id.pid, id.start_time)) end
     end)
   end)
+
+  it("find a process by one of its arguments, exactly", function()
+    async.run(function()
+      local marker = "/tmp/sbx-spec-marker-" .. uv.os_getpid() .. "/"
+      local handle, pid
+      handle, pid = uv.spawn("sh", { args = { "-c", "sleep 30", marker } }, function() handle:close() end)
+      async.sleep(50)
+      local found = process.with_argument(marker)
+      assert.equal(1, #found)
+      assert.equal(pid, found[1].pid)
+      assert.same({}, process.with_argument(marker:sub(1, -2)))
+      assert.is_true(process.terminate(found, 2000))
+    end)
+  end)
 end)
 
 describe("a free X display", function()
