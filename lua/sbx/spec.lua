@@ -25,7 +25,7 @@ local price_fields = { "input", "output", "cache_write", "cache_read" }
 
 local function is_price(entry)
   if type(entry.model) ~= "string" or entry.model == "" then return false end
-  for key, value in pairs(entry) do
+  for key in pairs(entry) do
     if key ~= "model" then
       local known = false
       for _, field in ipairs(price_fields) do known = known or key == field end
