@@ -150,4 +150,21 @@ function M.all(fns)
   return results
 end
 
+-- Calls START(done) and waits until done(...) is called, even when that
+-- happens before START returns; returns what done received. For luv's
+-- callback-style calls: async.wait(function(done) uv.fs_statfs(path, done) end).
+function M.wait(start)
+  local co = M.current()
+  local results, waiting = nil, false
+  start(function(...)
+    results = table.pack(...)
+    if waiting then resume(co) end
+  end)
+  if not results then
+    waiting = true
+    coroutine.yield()
+  end
+  return table.unpack(results, 1, results.n)
+end
+
 return M
