@@ -36,15 +36,17 @@ end
 -- Turns template text into Lua source. Newlines are kept where they were,
 -- so an error's line number is the template's.
 local function translate(source, name)
-  local parts = { "local _ctx, _helpers = ...\n",
-    "local _ENV = _helpers.environment(_ctx)\n",
-    "local _out, _escape = {}, _helpers.escape\n" }
+  -- The prelude shares the template's first line.
+  local parts = { "local _ctx, _helpers = ... local _ENV = _helpers.environment(_ctx) ",
+    "local _out, _escape = {}, _helpers.escape " }
   local position = 1
   while true do
     local start, tag_end, kind = source:find("{([{%%#])", position)
     local text = source:sub(position, start and start - 1 or #source)
     if text ~= "" then
-      parts[#parts + 1] = ("_out[#_out + 1] = %q "):format(text):gsub("\\\n", "\\n\n")
+      -- %q writes a newline as a backslash and a real line break, so the
+      -- chunk's lines stay the template's.
+      parts[#parts + 1] = ("_out[#_out + 1] = %q "):format(text)
     end
     if not start then break end
     local closing = ({ ["{"] = "}}", ["%"] = "%}", ["#"] = "#}" })[kind]
@@ -113,6 +115,7 @@ M.helpers = {
   math = math,
   table = table,
   os = { date = os.date, time = os.time },
+  format = require "sbx.dashboard.format",
 }
 
 function M.helpers.include(name, ctx)
