@@ -63,7 +63,7 @@
       fontSize: 13,
       disableStdin: true,
       cursorBlink: false,
-      theme: { background: "#0d1117" },
+      theme: { background: "#000000" },
     });
     var fit = new window.FitAddon.FitAddon();
     terminal.loadAddon(fit);

@@ -9,9 +9,9 @@ local uv = require "luv"
 local M = {}
 
 M.backends = {
-  { "bubblewrap", "bubblewrap: namespaces, no privileges needed" },
-  { "container", "container: systemd-nspawn" },
-  { "vm", "vm: QEMU, the strongest isolation" },
+  { "bubblewrap", "bubblewrap (namespaces)" },
+  { "container", "container (systemd-nspawn)" },
+  { "vm", "vm (QEMU, strongest)" },
 }
 
 function M.page(title, body, options)
