@@ -239,6 +239,21 @@ static uint8_t channel(uint32_t pixel, uint32_t mask)
     return (uint8_t)(((uint64_t)value * 255 + max / 2) / max);
 }
 
+/* libjpeg-turbo reads these layouts straight from the frame; -1 otherwise. */
+static int direct_pixel_format(const struct sbx_image *image)
+{
+    if (image->layout == SBX_PIXELS_RGB8 && image->maxval == 255)
+        return TJPF_RGB;
+    if (image->layout != SBX_PIXELS_PACKED || image->bytes_per_pixel != 4 ||
+        image->masks[1] != 0x00ff00)
+        return -1;
+    if (image->masks[0] == 0xff0000 && image->masks[2] == 0x0000ff)
+        return image->msb_first ? TJPF_XRGB : TJPF_BGRX;
+    if (image->masks[0] == 0x0000ff && image->masks[2] == 0xff0000)
+        return image->msb_first ? TJPF_XBGR : TJPF_RGBX;
+    return -1;
+}
+
 void sbx_image_row_rgb(const struct sbx_image *image, uint32_t y, uint8_t *rgb)
 {
     const uint8_t *row = image->pixels + (size_t)y * image->stride;
@@ -263,6 +278,16 @@ void sbx_image_row_rgb(const struct sbx_image *image, uint32_t y, uint8_t *rgb)
         }
         break;
     case SBX_PIXELS_PACKED:
+        if (direct_pixel_format(image) == TJPF_BGRX) {
+            /* Xvfb at depth 24 on x86: the usual case, kept fast for
+             * thumbnails. */
+            for (uint32_t x = 0; x < width; x++) {
+                rgb[3 * x] = row[4 * x + 2];
+                rgb[3 * x + 1] = row[4 * x + 1];
+                rgb[3 * x + 2] = row[4 * x];
+            }
+            break;
+        }
         for (uint32_t x = 0; x < width; x++) {
             uint32_t pixel = read_pixel(row + (size_t)x * image->bytes_per_pixel,
                                         image->bytes_per_pixel, image->msb_first);
@@ -390,21 +415,6 @@ static int grow(void **buffer, size_t *capacity, size_t needed)
     *buffer = bigger;
     *capacity = needed;
     return 0;
-}
-
-/* libjpeg-turbo reads these layouts straight from the frame; -1 otherwise. */
-static int direct_pixel_format(const struct sbx_image *image)
-{
-    if (image->layout == SBX_PIXELS_RGB8 && image->maxval == 255)
-        return TJPF_RGB;
-    if (image->layout != SBX_PIXELS_PACKED || image->bytes_per_pixel != 4 ||
-        image->masks[1] != 0x00ff00)
-        return -1;
-    if (image->masks[0] == 0xff0000 && image->masks[2] == 0x0000ff)
-        return image->msb_first ? TJPF_XRGB : TJPF_BGRX;
-    if (image->masks[0] == 0x0000ff && image->masks[2] == 0xff0000)
-        return image->msb_first ? TJPF_XBGR : TJPF_RGBX;
-    return -1;
 }
 
 /* Box filter into encoder->rgb, OUT_WIDTH x OUT_HEIGHT. */
