@@ -47,14 +47,18 @@ function M.dump(socket_path, ppm_path)
   pipe:read_start(function(err, data)
     if err or not data then return fail("QMP: the monitor closed the connection") end
     buffer = buffer .. data
-    if #buffer > MAX_BUFFER then return fail("QMP: reply too long") end
-    for line in buffer:gmatch("([^\n]*)\n") do
-      local ok, message = pcall(cjson.decode, line)
+    local start = 1
+    while true do
+      local newline = buffer:find("\n", start, true)
+      if not newline then break end
+      local ok, message = pcall(cjson.decode, buffer:sub(start, newline - 1))
       if ok and type(message) == "table" and message.event == nil then
         replies[#replies + 1] = message
       end
+      start = newline + 1
     end
-    buffer = buffer:match("[^\n]*$")
+    buffer = buffer:sub(start)
+    if #buffer > MAX_BUFFER then return fail("QMP: reply too long") end
     wake()
   end)
 
