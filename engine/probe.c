@@ -15,6 +15,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "files.h"
+
 /* Where an unprivileged user namespace attempt stopped. */
 enum userns_stage {
     USERNS_OK = 0,
@@ -31,17 +33,6 @@ static const char *const userns_stage_names[] = {
 
 /* The user nobody: probing as root would prove nothing about users. */
 #define PROBE_UNPRIVILEGED_ID 65534
-
-static int write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t len = (ssize_t)strlen(text);
-    int rc = write(fd, text, (size_t)len) == len ? 0 : -errno;
-    close(fd);
-    return rc;
-}
 
 /* In the child: the steps of making an unprivileged sandbox, in order.
  * Exits with the stage that failed and reports errno through PIPE_FD. */
@@ -63,14 +54,14 @@ static void __attribute__((noreturn)) userns_probe_child(int pipe_fd)
         goto failed;
     stage = USERNS_ID_MAP;
     char map[64];
-    int rc = write_file("/proc/self/setgroups", "deny");
+    int rc = sbx_write_control_file("/proc/self/setgroups", "deny");
     if (rc == 0) {
         snprintf(map, sizeof map, "0 %u 1\n", (unsigned)uid);
-        rc = write_file("/proc/self/uid_map", map);
+        rc = sbx_write_control_file("/proc/self/uid_map", map);
     }
     if (rc == 0) {
         snprintf(map, sizeof map, "0 %u 1\n", (unsigned)gid);
-        rc = write_file("/proc/self/gid_map", map);
+        rc = sbx_write_control_file("/proc/self/gid_map", map);
     }
     if (rc < 0) {
         errno = -rc;

@@ -19,6 +19,7 @@ M.commands = {
   { "version", "sbx.cmd.version" },
   { "help", "sbx.cmd.help" },
   { "lua", "sbx.cmd.lua" },
+  { "manager", "sbx.cmd.manager" },
 }
 
 function M.find(name)

@@ -32,8 +32,8 @@ function M.run(checks)
   return async.all(tasks)
 end
 
--- Applies the fix of each failed check that has one. Returns the lines
--- saying what was done. Waits.
+-- Applies the fix of each failed check that has one and checks it again,
+-- updating REPORT. Returns the lines saying what was done. Waits.
 function M.fix(checks, report)
   local done = {}
   for i, check in ipairs(checks) do
@@ -41,6 +41,7 @@ function M.fix(checks, report)
       local what, err = check.fix()
       done[#done + 1] = what and (check.title .. ": " .. what)
         or (check.title .. ": could not fix: " .. err)
+      report[i] = M.run({ check })[1]
     end
   end
   return done

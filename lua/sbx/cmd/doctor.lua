@@ -21,9 +21,7 @@ return {
       local checks = doctor.all_checks()
       local report = doctor.run(checks)
       if values.fix then
-        local done = doctor.fix(checks, report)
-        for _, line in ipairs(done) do io.stdout:write(line, "\n") end
-        if #done > 0 then report = doctor.run(checks) end
+        for _, line in ipairs(doctor.fix(checks, report)) do io.stdout:write(line, "\n") end
         if values.quiet then return doctor.exit_code(report) end
       end
       if values.json then
