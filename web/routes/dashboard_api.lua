@@ -25,9 +25,13 @@ local function sandbox_metrics(req, app)
   local record = app.sandbox(req.params.id)
   if not record then return response.not_found("no such sandbox") end
   local metrics = views.sandbox_metrics(record)
+  -- cjson writes an empty table as {}: lists become maps here, which are
+  -- right either way (tool -> uses, model -> true).
   local claude = metrics.claude
-  claude.tools = response.array(claude.tools)
-  claude.unpriced_models = response.array(claude.unpriced_models)
+  local tools, unpriced = {}, {}
+  for _, tool in ipairs(claude.tools) do tools[tool.name] = tool.count end
+  for _, model in ipairs(claude.unpriced_models) do unpriced[model] = true end
+  claude.tools, claude.unpriced_models = tools, unpriced
   return response.json(200, {
     id = record.id,
     cpu = metrics.resources.cpu,
@@ -41,7 +45,7 @@ local function system_metrics()
   local f = figures.system()
   return response.json(200, {
     cpu = f.cpu, memory = f.memory, load = f.load, net = f.net,
-    disks = response.array(f.disks),
+    disks = f.disks,
   })
 end
 

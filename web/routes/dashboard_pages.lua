@@ -42,7 +42,7 @@ return {
 
     { method = "GET", path = "/sandboxes/{id}/transcript", handler = with_sandbox(function(_, app, record)
       local dir = transcript.sessions_dir(record)
-      local body = template.render("transcript_list", { s = app.public(record),
+      local body = template.render("transcript_list", { s = views.sandbox_view(app, record),
         sessions = dir and transcript.sessions(dir) or {} })
       return html(views.page(record.name .. " · transcript", body))
     end) },
@@ -52,7 +52,7 @@ return {
         local dir = transcript.sessions_dir(record)
         local result, err = transcript.read(dir or "", req.params.session)
         if not result then return response.not_found(err) end
-        local body = template.render("transcript", { s = app.public(record),
+        local body = template.render("transcript", { s = views.sandbox_view(app, record),
           session_id = req.params.session, transcript = result })
         return html(views.page(record.name .. " · session", body))
       end) },

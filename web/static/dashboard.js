@@ -71,6 +71,7 @@
     fit.fit();
     window.addEventListener("resize", function () { fit.fit(); });
     window.sbxTerminal = terminal; // for the browser tests
+    window.sbxLogRanges = [];
 
     var epoch = null;
     var position = null;
@@ -88,6 +89,7 @@
       var url = scheme + window.location.host + container.getAttribute("data-log-url");
       if (epoch !== null) url += "?epoch=" + encodeURIComponent(epoch) + "&pos=" + position;
       var socket = new WebSocket(url);
+      window.sbxLogSocket = socket; // for the browser tests
       socket.binaryType = "arraybuffer";
       socket.onopen = function () { delay = 500; setState("live", true); };
       socket.onmessage = function (message) {
@@ -105,6 +107,11 @@
         terminal.write(bytes.subarray(newline + 1));
         epoch = header[0];
         position = Number(header[2]);
+        // What arrived, for the browser tests: resuming must leave no
+        // overlap and no gap.
+        if (header[3] === "1") window.sbxLogRanges = [];
+        window.sbxLogRanges.push([from, position]);
+        window.sbxLogPosition = position;
       };
       socket.onclose = function () {
         setState("reconnecting…", false);

@@ -4,6 +4,7 @@
 local template = require "sbx.dashboard.template"
 local figures = require "sbx.dashboard.figures"
 local screens = require "sbx.dashboard.screens"
+local cjson = require "cjson"
 local uv = require "luv"
 
 local M = {}
@@ -23,7 +24,10 @@ end
 -- The API's view of a record, plus what the pages need.
 function M.sandbox_view(app, record)
   local view = {}
-  for k, v in pairs(app.public(record)) do view[k] = v end
+  -- JSON nulls become nothing: templates test fields for nil.
+  for k, v in pairs(app.public(record)) do
+    if v ~= cjson.null then view[k] = v end
+  end
   view.has_screen = screens.source_of(record, "-") ~= nil
   return view
 end

@@ -1,0 +1,225 @@
+// The dashboard in a real browser (headless Chromium through playwright-core),
+// against a real manager with real sandboxes. Run by
+// tests/integration/dashboard.sh, which starts the manager and passes:
+//   LOGIN_URL BASE_URL PROJECT_DIR TMUX_SOCKET MANAGER_STATE_DIR SBX SHOT_DIR
+//   and, with a real Claude Code session to show, CLAUDE_SANDBOX_ID
+// Prints TAP lines (the shell suite prints the plan).
+import { chromium } from "playwright-core";
+import { execFileSync } from "node:child_process";
+import { statSync } from "node:fs";
+
+const env = process.env;
+let count = 0;
+let failed = 0;
+function ok(pass, description, detail) {
+  count += 1;
+  if (!pass) failed += 1;
+  console.log(`${pass ? "" : "not "}ok ${count} - ${description}`);
+  if (!pass && detail) console.log(String(detail).split("\n").map((l) => `#   ${l}`).join("\n"));
+}
+async function check(description, fn) {
+  try {
+    const detail = await fn();
+    ok(detail === undefined || detail === true, description, detail);
+  } catch (error) {
+    ok(false, description, error.stack || error);
+  }
+}
+function tmux(...args) {
+  return execFileSync("tmux", ["-S", env.TMUX_SOCKET, ...args], { encoding: "utf8" });
+}
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  // --no-sandbox only because this test driver runs as root on the host.
+  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+});
+const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+const page = await context.newPage();
+const consoleErrors = [];
+page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+page.on("pageerror", (e) => consoleErrors.push(String(e)));
+
+async function shoot(name) {
+  for (const [label, size] of [["wide", { width: 1280, height: 900 }], ["narrow", { width: 390, height: 844 }]]) {
+    await page.setViewportSize(size);
+    await sleep(300);
+    await page.screenshot({ path: `${env.SHOT_DIR}/${name}-${label}.png`, fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+let sandboxId = null;
+try {
+  await check("the one-time login link logs the browser in and lands on the dashboard", async () => {
+    const response = await page.goto(env.LOGIN_URL);
+    if (!response.ok()) return `status ${response.status()}`;
+    if (new URL(page.url()).pathname !== "/") return `landed on ${page.url()}`;
+    await page.waitForSelector("#system-metrics .stat");
+  });
+  await check("the index shows the host's CPU, memory, load, network and disks", async () => {
+    const text = await page.textContent("#system-metrics");
+    for (const word of ["CPU", "Memory", "Load", "Network", "Disk"]) {
+      if (!text.includes(word)) return `no ${word} in: ${text}`;
+    }
+  });
+  await shoot("index-empty");
+
+  await check("the new-sandbox form creates a sandbox with the network checkbox unticked", async () => {
+    await page.click("a[href='/new']");
+    await page.fill("#name", "browser-test");
+    await page.fill("#project_dir", env.PROJECT_DIR);
+    await page.selectOption("#backend", "bubblewrap");
+    await shoot("new");
+    await page.uncheck("#network");
+    await Promise.all([page.waitForURL(/\/sandboxes\/[0-9a-f-]{36}$/), page.click("button[type=submit]")]);
+    sandboxId = page.url().split("/").pop();
+    const api = await page.request.get(`${env.BASE_URL}/api/sandboxes/${sandboxId}`);
+    const record = await api.json();
+    if (record.network !== "none") return `network is ${record.network}`;
+  });
+
+  await check("a form error is shown on the form, naming the field", async () => {
+    await page.goto(`${env.BASE_URL}/new`);
+    await page.fill("#name", "bad");
+    await page.fill("#project_dir", "relative/path");
+    await page.click("button[type=submit]");
+    const alert = await page.textContent("[role=alert]");
+    const invalid = await page.getAttribute("#project_dir", "aria-invalid");
+    if (!alert.includes("project_dir") || invalid !== "true") return `${alert} ${invalid}`;
+    await shoot("new-error");
+  });
+
+  await check("the sandbox is listed on the index", async () => {
+    await page.goto(`${env.BASE_URL}/`);
+    await page.waitForSelector(`[data-sandbox="${sandboxId}"]`);
+    const text = await page.textContent(`[data-sandbox="${sandboxId}"]`);
+    if (!text.includes("browser-test") || !text.includes("running")) return text;
+  });
+
+  // Open a window inside the sandbox: a shell that joins it, then Chromium
+  // (with its own sandbox: no --no-sandbox in there) on a page of one colour.
+  const session = `sandbox-${sandboxId.slice(0, 8)}`;
+  const firstPane = tmux("list-panes", "-s", "-t", `=${session}`, "-F", "#{pane_id}").split("\n")[0];
+  tmux("new-window", "-d", "-t", `=${session}:`, "-n", "browser",
+    `${env.SBX} run --enter --shell ${env.PROJECT_DIR}`);
+  await sleep(1500);
+  tmux("send-keys", "-t", `=${session}:browser`,
+    "chromium --no-first-run --disable-gpu --disable-sync --disable-background-networking " +
+    "--disable-component-update --window-position=0,0 --window-size=1280,1024 --user-data-dir=/tmp/profile " +
+    "--app='data:text/html,<body style=\"background:%23ff8800\"></body>' &", "Enter");
+
+  await page.goto(`${env.BASE_URL}/sandboxes/${sandboxId}`);
+  await check("the sandbox page shows a live screenshot of the window it opened (checked by pixel)", async () => {
+    const deadline = Date.now() + 60000;
+    let last = null;
+    while (Date.now() < deadline) {
+      last = await page.evaluate(() => {
+        const image = document.querySelector("#screen img");
+        if (!image || !image.complete || image.naturalWidth === 0) return null;
+        const canvas = document.createElement("canvas");
+        canvas.width = image.naturalWidth;
+        canvas.height = image.naturalHeight;
+        const context2d = canvas.getContext("2d");
+        context2d.drawImage(image, 0, 0);
+        const [r, g, b] = context2d.getImageData(640, 600, 1, 1).data;
+        return { r, g, b, width: image.naturalWidth, src: image.src.slice(0, 5) };
+      });
+      if (last && Math.abs(last.r - 0xff) < 16 && Math.abs(last.g - 0x88) < 16 && last.b < 16) return;
+      await sleep(500);
+    }
+    return `the screen never showed the page's colour: ${JSON.stringify(last)}`;
+  });
+  await check("the live screenshot is refreshed in place (a blob from the ETag loop)", async () => {
+    const src = await page.getAttribute("#screen img", "src");
+    if (!src.startsWith("blob:")) return src;
+  });
+
+  await check("a line typed into the sandbox's tmux session shows in the log viewer within 1 s", async () => {
+    await page.waitForFunction(() => window.sbxTerminal && document.querySelector("#log-state.live"));
+    // The logged pane is the session's first: Claude Code's prompt. Typed
+    // text shows in its input box (not submitted).
+    const marker = `typed${Date.now()}`;
+    const typedAt = Date.now();
+    tmux("send-keys", "-t", firstPane, "-l", marker);
+    await page.waitForFunction((text) => {
+      const buffer = window.sbxTerminal.buffer.active;
+      for (let i = 0; i < buffer.length; i++) {
+        const line = buffer.getLine(i);
+        if (line && line.translateToString(true).includes(text)) return true;
+      }
+      return false;
+    }, marker, { timeout: 1000, polling: 20 });
+    console.log(`# typed line seen in the browser after ${Date.now() - typedAt} ms`);
+  });
+
+  await check("a reconnecting log viewer resumes where it stopped: every byte once, no gap", async () => {
+    const firstSocket = await page.evaluateHandle(() => window.sbxLogSocket);
+    await page.evaluate(() => window.sbxLogSocket.close());
+    // Written while the viewer is away.
+    tmux("send-keys", "-t", firstPane, "-l", " while-away");
+    await page.waitForFunction((old) => window.sbxLogSocket !== old &&
+      window.sbxLogSocket.readyState === 1, firstSocket, { timeout: 10000 });
+    const logPath = `${env.MANAGER_STATE_DIR}/logs/${sandboxId}.log`;
+    let state = null;
+    for (let i = 0; i < 50; i++) {
+      await sleep(100);
+      state = await page.evaluate(() => ({ ranges: window.sbxLogRanges, position: window.sbxLogPosition }));
+      if (state.position === statSync(logPath).size) break;
+    }
+    const size = statSync(logPath).size;
+    let expected = 0;
+    for (const [from, to] of state.ranges) {
+      if (from !== expected) return `a range starts at ${from}, expected ${expected}: ${JSON.stringify(state.ranges)}`;
+      expected = to;
+    }
+    if (expected !== size) return `received up to ${expected} of ${size} bytes`;
+    if (state.ranges.length < 2) return "no second connection seen";
+  });
+  await shoot("sandbox");
+
+  if (env.CLAUDE_SANDBOX_ID) {
+    await check("token and tool metrics of a real Claude Code session show on the sandbox page", async () => {
+      await page.goto(`${env.BASE_URL}/sandboxes/${env.CLAUDE_SANDBOX_ID}`);
+      const figures = await page.evaluate(() => {
+        const map = {};
+        for (const div of document.querySelectorAll("#claude-metrics .figures > div")) {
+          map[div.querySelector("dt").textContent] = div.querySelector("dd").textContent.trim();
+        }
+        const tools = [...document.querySelectorAll("#claude-metrics .tools tbody tr")]
+          .map((tr) => tr.textContent.trim());
+        return { map, tools };
+      });
+      const number = (s) => Number(String(s).replace(/[^0-9]/g, ""));
+      if (!(number(figures.map["Input tokens"]) > 0 && number(figures.map["Output tokens"]) > 0 &&
+            number(figures.map["Tool uses"]) > 0 && figures.tools.length > 0)) {
+        return JSON.stringify(figures);
+      }
+    });
+    await shoot("sandbox-claude");
+    await check("the transcript renders the session", async () => {
+      await page.goto(`${env.BASE_URL}/sandboxes/${env.CLAUDE_SANDBOX_ID}/transcript`);
+      await page.click(".sessions a");
+      await page.waitForSelector(".transcript .entry.assistant");
+      await shoot("transcript");
+    });
+  }
+
+  await check("stop, then delete, from the sandbox page", async () => {
+    await page.goto(`${env.BASE_URL}/sandboxes/${sandboxId}`);
+    await Promise.all([page.waitForEvent("load"), page.click("button:has-text('Stop')")]);
+    await page.waitForSelector(".badge.stopped, .badge.dead");
+    page.once("dialog", (dialog) => dialog.accept());
+    await Promise.all([page.waitForURL(`${env.BASE_URL}/`), page.click("button:has-text('Delete')")]);
+    const api = await page.request.get(`${env.BASE_URL}/api/sandboxes/${sandboxId}`);
+    if (api.status() !== 404) return `still there: ${api.status()}`;
+    await shoot("index-after");
+  });
+
+  ok(consoleErrors.length === 0, "no errors in the browser console", consoleErrors.join("\n"));
+} finally {
+  await browser.close();
+}
+process.exitCode = failed ? 1 : 0;
