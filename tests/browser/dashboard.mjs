@@ -39,7 +39,14 @@ const browser = await chromium.launch({
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 const page = await context.newPage();
 const consoleErrors = [];
-page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+page.on("console", (m) => {
+  // Failed loads are reported with their URL by the response handler.
+  if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) consoleErrors.push(m.text());
+});
+page.on("response", (r) => {
+  const expected = r.status() === 422 && r.url().endsWith("/new"); // the form error test
+  if (r.status() >= 400 && !expected) consoleErrors.push(`${r.status()} ${r.request().method()} ${r.url()}`);
+});
 page.on("pageerror", (e) => consoleErrors.push(String(e)));
 
 async function shoot(name) {
@@ -56,7 +63,8 @@ try {
   await check("the one-time login link logs the browser in and lands on the dashboard", async () => {
     const response = await page.goto(env.LOGIN_URL);
     if (!response.ok()) return `status ${response.status()}`;
-    if (new URL(page.url()).pathname !== "/") return `landed on ${page.url()}`;
+    // The login page sets the cookie, then moves on to / by itself.
+    await page.waitForURL((url) => url.pathname === "/");
     await page.waitForSelector("#system-metrics .stat");
   });
   await check("the index shows the host's CPU, memory, load, network and disks", async () => {
@@ -99,17 +107,32 @@ try {
     if (!text.includes("browser-test") || !text.includes("running")) return text;
   });
 
-  // Open a window inside the sandbox: a shell that joins it, then Chromium
-  // (with its own sandbox: no --no-sandbox in there) on a page of one colour.
+  await check("with the checkbox ticked, the form's network mode is used", async () => {
+    await page.goto(`${env.BASE_URL}/new`);
+    await page.fill("#name", "window-test");
+    await page.fill("#project_dir", env.PROJECT_DIR);
+    await page.check("#network");
+    await page.selectOption("#network_mode", "host");
+    await Promise.all([page.waitForURL(/\/sandboxes\/[0-9a-f-]{36}$/), page.click("button[type=submit]")]);
+    sandboxId = page.url().split("/").pop();
+    const record = await (await page.request.get(`${env.BASE_URL}/api/sandboxes/${sandboxId}`)).json();
+    if (record.network !== "host") return `network is ${record.network}`;
+  });
+
+  // Claude Code runs in the sandbox's first pane (the one logged). Its "!"
+  // mode runs a command in the sandbox without asking the model: open a
+  // window of one colour on the sandbox's display.
   const session = `sandbox-${sandboxId.slice(0, 8)}`;
   const firstPane = tmux("list-panes", "-s", "-t", `=${session}`, "-F", "#{pane_id}").split("\n")[0];
-  tmux("new-window", "-d", "-t", `=${session}:`, "-n", "browser",
-    `${env.SBX} run --enter --shell ${env.PROJECT_DIR}`);
-  await sleep(1500);
-  tmux("send-keys", "-t", `=${session}:browser`,
-    "chromium --no-first-run --disable-gpu --disable-sync --disable-background-networking " +
-    "--disable-component-update --window-position=0,0 --window-size=1280,1024 --user-data-dir=/tmp/profile " +
-    "--app='data:text/html,<body style=\"background:%23ff8800\"></body>' &", "Enter");
+  for (let i = 0; i < 300 && !tmux("capture-pane", "-p", "-t", firstPane).includes("\u276f"); i++) {
+    await sleep(100);
+  }
+  tmux("send-keys", "-t", firstPane, "-l", "!");
+  await sleep(300);
+  tmux("send-keys", "-t", firstPane, "-l",
+    "setsid -f xmessage -bg '#ff8800' -geometry 1280x1024+0+0 sbx-window > /dev/null 2>&1");
+  await sleep(300);
+  tmux("send-keys", "-t", firstPane, "Enter");
 
   await page.goto(`${env.BASE_URL}/sandboxes/${sandboxId}`);
   await check("the sandbox page shows a live screenshot of the window it opened (checked by pixel)", async () => {
@@ -218,7 +241,7 @@ try {
     await shoot("index-after");
   });
 
-  ok(consoleErrors.length === 0, "no errors in the browser console", consoleErrors.join("\n"));
+  ok(consoleErrors.length === 0, "no errors in the browser console, no failed request", consoleErrors.join("\n"));
 } finally {
   await browser.close();
 }

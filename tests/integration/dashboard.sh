@@ -24,13 +24,21 @@ fi
 
 . tests/support/manager.sh
 
+# Claude Code in the sandboxes starts straight at its prompt: the project
+# is trusted and the test's API key approved, as a user would have done.
+project="$scratch/project"
+mkdir -p "$project"
+cat > "$SANDBOX_HOME/.claude.json" <<EOF
+{"hasCompletedOnboarding": true, "theme": "dark",
+ "customApiKeyResponses": {"approved": ["sk-test-not-a-key"], "rejected": []},
+ "projects": {"$project": {"hasTrustDialogAccepted": true}}}
+EOF
+
 shots=${SBX_SHOTS:-$PWD/build/shots}
 mkdir -p "$shots"
 state="$scratch/state"
 manager_start "$state" || { fail "the manager starts"; finish; exit 1; }
 login=$(sed -n 's/.*log in to the dashboard (once) at \(http[^ ]*\).*/\1/p' "$state.out" | tail -1)
-project="$scratch/project"
-mkdir -p "$project"
 
 LOGIN_URL=$login BASE_URL=$URL PROJECT_DIR=$project TMUX_SOCKET="$state/tmux.sock" \
     MANAGER_STATE_DIR="$state" SBX="$SBX" SHOT_DIR="$shots" \

@@ -54,8 +54,10 @@ describe("a log stream", function()
     assert(uv.fs_mkdir(dir, tonumber("700", 8)))
     path = dir .. "/box.log"
     append(path, "one\r\n\27[32mtwo\27[0m\r\n")
+    hub.linger_ms = 0
   end)
   after_each(function()
+    hub.close_idle()
     os.execute("rm -rf '" .. dir .. "'")
   end)
 
@@ -74,25 +76,45 @@ describe("a log stream", function()
     -- Reported, not gated: timings never fail a test.
     print(("# write to send: %.1f ms"):format((ws.messages[2].at - written) / 1e6))
     ws.on_close()
-    assert.equal(0, hub.open_count())
+    assert.is_true(wait_for(function() return hub.open_count() == 0 end))
   end)
 
   it("resumes a reconnecting client where it stopped, without duplicates", function()
+    hub.linger_ms = 5000
     local first = recorder()
     stream.serve(first, path, {})
     local last = first.messages[#first.messages]
     first.on_close()
     append(path, "three\n")
+    assert.equal(1, hub.open_count(), "the log lingers after its last viewer left")
 
     local again = recorder()
     stream.serve(again, path, { epoch = last.epoch, pos = tostring(last.to) })
-    -- The tailer was closed with its last viewer, so its epoch is gone:
-    -- the client is told to start over.
+    assert.is_false(again.messages[1].reset)
+    assert.equal(last.to, again.messages[1].from)
+    assert.equal("three\n", again:text())
+    again.on_close()
+  end)
+
+  it("starts a client over when its log was closed meanwhile", function()
+    local first = recorder()
+    stream.serve(first, path, {})
+    local last = first.messages[#first.messages]
+    first.on_close()
+    assert.is_true(wait_for(function() return hub.open_count() == 0 end))
+    append(path, "three\n")
+    local again = recorder()
+    stream.serve(again, path, { epoch = last.epoch, pos = tostring(last.to) })
     assert.is_true(again.messages[1].reset)
     assert.equal("one\r\n\27[32mtwo\27[0m\r\nthree\n", again:text())
+    again.on_close()
+  end)
 
-    local third = recorder()
+  it("gives a second viewer that resumes only what it lacks", function()
+    local again = recorder()
+    stream.serve(again, path, {})
     local tip = again.messages[#again.messages]
+    local third = recorder()
     append(path, "four\n")
     stream.serve(third, path, { epoch = tip.epoch, pos = tostring(tip.to) })
     assert.is_true(wait_for(function() return again:text():find("four\n", 1, true) ~= nil end))
@@ -131,7 +153,7 @@ describe("a log stream", function()
     fast.on_close()
     assert.equal(1, hub.open_count())
     slow.on_close()
-    assert.equal(0, hub.open_count())
+    assert.is_true(wait_for(function() return hub.open_count() == 0 end))
   end)
 
   it("follows a log that does not exist yet", function()

@@ -10,7 +10,7 @@ function M.bytes(n)
     n = n / 1024
     unit = unit + 1
   end
-  if unit == 1 then return ("%d B"):format(n) end
+  if unit == 1 then return ("%d B"):format(math.floor(n)) end
   return ("%.1f %s"):format(n, units[unit])
 end
 

@@ -1,7 +1,7 @@
 -- One tailer per log file, shared by every viewer of it, woken by inotify
 -- through the loop (one fs event per log directory, for all its logs).
 -- Nobody watching a log costs nothing: its tailer and watch are closed
--- with its last viewer.
+-- shortly after its last viewer left.
 --
 -- Positions are the tailer's (see engine/tail.h); EPOCH names one tailer's
 -- life, so a viewer coming back after the manager restarted or the tailer
@@ -15,6 +15,9 @@ local M = {}
 
 M.ring_bytes = 1024 * 1024
 M.ring_lines = 1000
+-- A log nobody views is kept this long, so a viewer that reconnects
+-- (a network blip, a page reload) resumes where it was.
+M.linger_ms = 30000
 -- When the directory cannot be watched (inotify limits), poll instead.
 M.fallback_poll_ms = 250
 
@@ -97,6 +100,7 @@ end
 
 local function close_entry(entry)
   entry.closed = true
+  if entry.linger then entry.linger:close() end
   logs[entry.path] = nil
   if entry.again then entry.again:close() end
   if entry.poll then entry.poll:close() end
@@ -118,6 +122,9 @@ function M.subscribe(path, on_data)
     local err
     entry, err = open_entry(path)
     if not entry then return nil, err end
+  elseif entry.linger then
+    entry.linger:close()
+    entry.linger = nil
   end
   local viewer = { epoch = entry.epoch, on_data = on_data }
   entry.viewers[viewer] = true
@@ -138,9 +145,23 @@ function M.subscribe(path, on_data)
     if not entry.viewers[viewer] then return end
     entry.viewers[viewer] = nil
     entry.count = entry.count - 1
-    if entry.count == 0 then close_entry(entry) end
+    if entry.count == 0 then
+      entry.linger = uv.new_timer()
+      entry.linger:start(M.linger_ms, 0, function()
+        entry.linger:close()
+        entry.linger = nil
+        close_entry(entry)
+      end)
+    end
   end
   return viewer
+end
+
+-- Closes at once the logs that nobody views any more.
+function M.close_idle()
+  for _, entry in pairs(logs) do
+    if entry.count == 0 then close_entry(entry) end
+  end
 end
 
 -- How many logs are followed now (for tests and the benchmarks).
