@@ -57,19 +57,33 @@
   // ---- the terminal log ----
   function followLog(container) {
     var state = document.getElementById("log-state");
-    var terminal = new window.Terminal({
+    // The log is what tmux drew for a pane of a known size: draw it at
+    // that size (smaller type when the page is narrower), or fit the page
+    // when the size is not known.
+    var cols = Number(container.getAttribute("data-cols")) || 0;
+    var rows = Number(container.getAttribute("data-rows")) || 0;
+    var options = {
       convertEol: false,
       scrollback: 5000,
       fontSize: 13,
       disableStdin: true,
       cursorBlink: false,
       theme: { background: "#000000" },
-    });
-    var fit = new window.FitAddon.FitAddon();
-    terminal.loadAddon(fit);
+    };
+    if (cols && rows) {
+      options.cols = cols;
+      options.rows = rows;
+      // A monospace cell is about 0.6 of the font size wide.
+      options.fontSize = Math.max(7, Math.min(13, Math.floor(container.clientWidth / (cols * 0.61))));
+    }
+    var terminal = new window.Terminal(options);
     terminal.open(container);
-    fit.fit();
-    window.addEventListener("resize", function () { fit.fit(); });
+    if (!cols || !rows) {
+      var fit = new window.FitAddon.FitAddon();
+      terminal.loadAddon(fit);
+      fit.fit();
+      window.addEventListener("resize", function () { fit.fit(); });
+    }
     window.sbxTerminal = terminal; // for the browser tests
     window.sbxLogRanges = [];
 

@@ -60,24 +60,35 @@ local function state_of(record)
   return state
 end
 
--- The pids running in the sandbox's tmux session. Waits.
-local function pane_pids(record, state)
+-- The sandbox's tmux panes: { pid =, width =, height = }, the logged one
+-- first. Waits.
+local function panes(record, state)
   if not record.tmux_socket or not record.tmux_session then return {} end
   if state.panes and uv.now() - state.panes_at < M.pane_refresh_ms then return state.panes end
   local result = async.execute({ "tmux", "-S", record.tmux_socket, "list-panes", "-s", "-t",
-    record.tmux_session, "-F", "#{pane_pid}" }, { timeout = 2000 })
-  local pids = {}
+    "=" .. record.tmux_session, "-F", "#{pane_pid} #{pane_width} #{pane_height}" }, { timeout = 2000 })
+  local list = {}
   if result and result.code == 0 then
-    for pid in result.stdout:gmatch("%d+") do pids[#pids + 1] = tonumber(pid) end
+    for pid, width, height in result.stdout:gmatch("(%d+) (%d+) (%d+)") do
+      list[#list + 1] = { pid = tonumber(pid), width = tonumber(width), height = tonumber(height) }
+    end
   end
-  state.panes, state.panes_at = pids, uv.now()
-  return pids
+  state.panes, state.panes_at = list, uv.now()
+  return list
+end
+
+-- The size of the terminal whose output is logged (the session's first
+-- pane), so the log viewer draws it as tmux does: cols, rows or nil.
+function M.terminal_size(record)
+  local first = panes(record, state_of(record))[1]
+  if first then return first.width, first.height end
 end
 
 -- CPU, memory and process count of the sandbox's process trees. Waits.
 function M.resources(record)
   local state = state_of(record)
-  local roots = { table.unpack(pane_pids(record, state)) }
+  local roots = {}
+  for _, pane in ipairs(panes(record, state)) do roots[#roots + 1] = pane.pid end
   if record.pid_xvfb then roots[#roots + 1] = record.pid_xvfb end
   return processes.sample(state.processes, roots, uv.hrtime() / 1e9)
 end

@@ -66,8 +66,9 @@ end
 function M.sandbox(app, record)
   local view = M.sandbox_view(app, record)
   local frame = view.has_screen and screens.frame(record, "live", M.dump_path(app, record))
+  local cols, rows = figures.terminal_size(record)
   local body = template.render("sandbox", { s = view, has_screen = view.has_screen,
-    screen_etag = frame and frame.etag, metrics = M.sandbox_metrics(record) })
+    screen_etag = frame and frame.etag, metrics = M.sandbox_metrics(record), cols = cols, rows = rows })
   return M.page(view.name, body, { terminal = true })
 end
 
