@@ -78,7 +78,7 @@ check: all c-tests
 	sh tests/run
 
 lint: all
-	luacheck --quiet $(wildcard lua backends spec web tests/lua)
+	luacheck --quiet $(wildcard lua backends spec web tests/lua tests/support)
 
 install: all
 	sh tools/install.sh "$(DESTDIR)$(PREFIX)" "$(OUT)"

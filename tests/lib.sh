@@ -20,6 +20,9 @@ check() {
 }
 finish() { echo "1..$tap_count"; [ "$tap_failed" -eq 0 ]; }
 
-# A scratch directory removed at exit.
+# A scratch directory removed at exit, after the commands given to
+# at_exit (last given, first run): helpers stop what they started there.
 scratch=$(mktemp -d /tmp/sbx-it.XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
+at_exit_commands=""
+at_exit() { at_exit_commands="$1; $at_exit_commands"; }
+trap 'eval "$at_exit_commands"; rm -rf "$scratch"' EXIT
