@@ -68,6 +68,33 @@ describe("the project path encoding", function()
   it("counts UTF-16 code units, as Claude Code (JavaScript) does", function()
     assert.equal("-tmp-caf-", usage.encode_project_path("/tmp/café"))
     assert.equal("-tmp---", usage.encode_project_path("/tmp/😀"))
+    assert.equal("-tmp-a-b", usage.encode_project_path("/tmp/a\255b"), "a byte that is not UTF-8")
+  end)
+
+  it("cuts a long name and adds the base-36 hash of the path", function()
+    local long = "/tmp/" .. string.rep("a", 250)
+    local encoded = usage.encode_project_path(long)
+    assert.equal(200 + 1 + #encoded:match("%-(%w+)$"), #encoded)
+    assert.equal("-tmp-" .. string.rep("a", 195), encoded:sub(1, 200))
+    -- The same rule as tests/support/model_server.sh, computed here:
+    local h = 0
+    for i = 1, #long do h = (h * 31 + long:byte(i)) & 0xFFFFFFFF end
+    if h >= 0x80000000 then h = h - 0x100000000 end
+    h = math.abs(h)
+    local digits = ""
+    repeat digits = ("0123456789abcdefghijklmnopqrstuvwxyz"):sub(h % 36 + 1, h % 36 + 1) .. digits; h = h // 36
+    until h == 0
+    assert.equal(digits, encoded:sub(202))
+  end)
+
+  it("agrees with the rule observed on the real Claude Code (tests/support/model_server.sh)", function()
+    for _, path in ipairs { "/tmp/x y.z/café", "/tmp/emoji 😀/" .. string.rep("b", 210) } do
+      local helper = io.popen("sh -c '. tests/support/model_server.sh 2>/dev/null; claude_project_dir \"$0\"' '"
+        .. path .. "'")
+      local expected = helper:read("l")
+      helper:close()
+      assert.equal(expected, usage.encode_project_path(path))
+    end
   end)
 end)
 

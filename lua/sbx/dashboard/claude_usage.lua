@@ -20,20 +20,66 @@ M.refresh_budget = 64 * 1024 * 1024
 M.max_files = 5000
 local READ_CHUNK = 1024 * 1024
 
--- Claude Code names a project's directory after its path with every
--- UTF-16 code unit other than an ASCII letter or digit replaced by "-"
--- ("/tmp/my.proj_x y" -> "-tmp-my-proj-x-y").
-function M.encode_project_path(path)
-  local encoded = path:gsub("[%z\1-\127\192-\255][\128-\191]*", function(char)
-    if #char == 1 and char:match("^%w$") then return char end
-    -- Four-byte UTF-8 sequences are two UTF-16 code units.
-    return char:byte() >= 240 and "--" or "-"
+-- Claude Code names a project's directory after its path (symbolic links
+-- resolved) with every UTF-16 code unit other than an ASCII letter or
+-- digit replaced by "-" ("/tmp/my.proj_x y" -> "-tmp-my-proj-x-y"); a name
+-- longer than 200 characters is cut there and followed by "-" and the
+-- base-36 absolute value of the path's 32-bit Java-style string hash.
+-- (Observed with Claude Code 2.1.332: tests/support/model_server.sh.)
+M.max_project_name = 200
+
+local function utf16_units(path)
+  local units = {}
+  local ok = pcall(function()
+    for _, code in utf8.codes(path) do
+      if code > 0xFFFF then
+        code = code - 0x10000
+        units[#units + 1] = 0xD800 + (code >> 10)
+        units[#units + 1] = 0xDC00 + (code & 0x3FF)
+      else
+        units[#units + 1] = code
+      end
+    end
   end)
-  return (encoded:gsub("[\128-\191]", "-"))
+  if not ok then
+    -- Not UTF-8: Node reads each bad byte as U+FFFD.
+    units = {}
+    for i = 1, #path do
+      local byte = path:byte(i)
+      units[i] = byte < 128 and byte or 0xFFFD
+    end
+  end
+  return units
+end
+
+local function base36(n)
+  local digits = ""
+  repeat
+    local r = n % 36
+    digits = ("0123456789abcdefghijklmnopqrstuvwxyz"):sub(r + 1, r + 1) .. digits
+    n = n // 36
+  until n == 0
+  return digits
+end
+
+function M.encode_project_path(path)
+  local units = utf16_units(path)
+  local name = {}
+  for i, unit in ipairs(units) do
+    local char = unit < 128 and string.char(unit) or ""
+    name[i] = char:match("^%w$") and char or "-"
+  end
+  name = table.concat(name)
+  if #name <= M.max_project_name then return name end
+  local hash = 0
+  for _, unit in ipairs(units) do hash = (hash * 31 + unit) & 0xFFFFFFFF end
+  if hash >= 0x80000000 then hash = hash - 0x100000000 end
+  return name:sub(1, M.max_project_name) .. "-" .. base36(math.abs(hash))
 end
 
 function M.sessions_dir(home, project_path)
-  return home .. "/.claude/projects/" .. M.encode_project_path(project_path)
+  local real = uv.fs_realpath(project_path) or project_path
+  return home .. "/.claude/projects/" .. M.encode_project_path(real)
 end
 
 local function new_figures()
