@@ -2,11 +2,12 @@
 // against a real manager with real sandboxes. Run by
 // tests/integration/dashboard.sh, which starts the manager and passes:
 //   LOGIN_URL BASE_URL PROJECT_DIR TMUX_SOCKET MANAGER_STATE_DIR SBX SHOT_DIR
-//   and, with a real Claude Code session to show, CLAUDE_SANDBOX_ID
+// The manager's sandboxes run Claude Code against the scripted model server
+// (tests/integration/dashboard.sh holds the script and its exact usage).
 // Prints TAP lines (the shell suite prints the plan).
 import { chromium } from "playwright-core";
 import { execFileSync } from "node:child_process";
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 
 const env = process.env;
 let count = 0;
@@ -203,32 +204,61 @@ try {
   });
   await shoot("sandbox");
 
-  if (env.CLAUDE_SANDBOX_ID) {
-    await check("token and tool metrics of a real Claude Code session show on the sandbox page", async () => {
-      await page.goto(`${env.BASE_URL}/sandboxes/${env.CLAUDE_SANDBOX_ID}`);
-      const figures = await page.evaluate(() => {
+  await check("a real Claude Code session in the sandbox runs the scripted tool call", async () => {
+    tmux("send-keys", "-t", firstPane, "-l", "Please write metrics.txt");
+    await sleep(300);
+    tmux("send-keys", "-t", firstPane, "Enter");
+    for (let i = 0; i < 600; i++) {
+      if (existsSync(`${env.PROJECT_DIR}/metrics.txt`) &&
+          tmux("capture-pane", "-p", "-t", firstPane).includes("metrics.txt holds")) return;
+      await sleep(100);
+    }
+    return tmux("capture-pane", "-p", "-t", firstPane);
+  });
+
+  await check("the sandbox page shows the session's tokens and tools, each response counted once", async () => {
+    const expected = { "Input tokens": "2,500", "Output tokens": "46", "Cache written": "500",
+      "Cache read": "14,500", "Tool uses": "1", "Tool results": "1", "Sessions": "1" };
+    let figures = null;
+    for (let i = 0; i < 20; i++) {
+      await page.goto(`${env.BASE_URL}/sandboxes/${sandboxId}`);
+      figures = await page.evaluate(() => {
         const map = {};
         for (const div of document.querySelectorAll("#claude-metrics .figures > div")) {
-          map[div.querySelector("dt").textContent] = div.querySelector("dd").textContent.trim();
+          map[div.querySelector("dt").textContent] = div.querySelector("dd").firstChild.textContent.trim();
         }
-        const tools = [...document.querySelectorAll("#claude-metrics .tools tbody tr")]
-          .map((tr) => tr.textContent.trim());
-        return { map, tools };
+        map.tools = [...document.querySelectorAll("#claude-metrics .tools tbody tr")]
+          .map((tr) => [...tr.children].map((td) => td.textContent.trim()).join("="));
+        return map;
       });
-      const number = (s) => Number(String(s).replace(/[^0-9]/g, ""));
-      if (!(number(figures.map["Input tokens"]) > 0 && number(figures.map["Output tokens"]) > 0 &&
-            number(figures.map["Tool uses"]) > 0 && figures.tools.length > 0)) {
-        return JSON.stringify(figures);
-      }
-    });
-    await shoot("sandbox-claude");
-    await check("the transcript renders the session", async () => {
-      await page.goto(`${env.BASE_URL}/sandboxes/${env.CLAUDE_SANDBOX_ID}/transcript`);
-      await page.click(".sessions a");
-      await page.waitForSelector(".transcript .entry.assistant");
-      await shoot("transcript");
-    });
-  }
+      if (Object.entries(expected).every(([k, v]) => figures[k] === v)) break;
+      await sleep(500);
+    }
+    const wrong = Object.entries(expected).filter(([k, v]) => figures[k] !== v);
+    if (wrong.length) return `expected ${JSON.stringify(expected)}, got ${JSON.stringify(figures)}`;
+    if (figures.tools.join(",") !== "Bash=1") return `tools: ${figures.tools}`;
+    if (!(Number(figures.Prompts) >= 1)) return `prompts: ${figures.Prompts}`;
+    if (!figures["Estimated cost"].startsWith("$")) return `cost: ${figures["Estimated cost"]}`;
+    const api = await (await page.request.get(`${env.BASE_URL}/api/sandboxes/${sandboxId}/metrics`)).json();
+    if (api.claude.input_tokens !== 2500 || api.claude.tools.Bash !== 1 || !(api.rss_bytes > 0)) {
+      return `API: ${JSON.stringify(api)}`;
+    }
+  });
+  await shoot("sandbox-claude");
+
+  await check("the transcript shows the prompt, the tool call and the answer's markdown as HTML", async () => {
+    await page.goto(`${env.BASE_URL}/sandboxes/${sandboxId}/transcript`);
+    await shoot("transcript-list");
+    await page.click(".sessions a");
+    await page.waitForSelector(".transcript .entry.assistant");
+    const html = await page.innerHTML(".transcript");
+    if (!html.includes("<strong>metrics.txt</strong>")) return "no rendered markdown";
+    const tool = await page.textContent(".transcript .entry.tool_use");
+    if (!tool.includes("Bash") || !tool.includes("echo metrics")) return tool;
+    const user = (await page.$$eval(".transcript .entry.user", (all) => all.map((e) => e.textContent))).join("\n");
+    if (!user.includes("Please write metrics.txt")) return user;
+    await shoot("transcript");
+  });
 
   await check("stop, then delete, from the sandbox page", async () => {
     await page.goto(`${env.BASE_URL}/sandboxes/${sandboxId}`);

@@ -1,8 +1,11 @@
 # The dashboard in a real browser against a real manager: log in with the
-# one-time link, create a sandbox through the form, see it listed, see a
-# window it opened on its live screen, see typed text in the log viewer,
-# resume the log without duplicates, stop and delete it. Screenshots of each
-# page, wide and narrow, are left in $SBX_SHOTS (default build/shots).
+# one-time link, create sandboxes through the form (the network checkbox
+# off and on), see them listed, see a window one opened on its live
+# screen, see typed text in the log viewer, resume the log without
+# duplicates, see the token and tool figures of a real Claude Code session
+# against the scripted model server and its transcript, stop and delete.
+# Screenshots of each page, wide and narrow, are left in $SBX_SHOTS
+# (default build/shots).
 . tests/lib.sh
 
 need=""
@@ -11,6 +14,7 @@ command -v node > /dev/null 2>&1 || need="$need node"
 [ -x /usr/bin/chromium ] || need="$need /usr/bin/chromium"
 command -v Xvfb > /dev/null 2>&1 || need="$need Xvfb"
 command -v tmux > /dev/null 2>&1 || need="$need tmux"
+command -v xmessage > /dev/null 2>&1 || need="$need xmessage (x11-utils)"
 if [ -n "$need" ]; then
     skip "the dashboard in a browser" "this machine lacks:$need"
     finish
@@ -22,22 +26,41 @@ if ! "$SBX" help run > /dev/null 2>&1; then
     exit 0
 fi
 
+. tests/support/model_server.sh
 . tests/support/manager.sh
+# Both helpers clean up at exit: the model server, then the manager.
+trap 'eval "$at_exit_commands"; manager_cleanup' EXIT
+
+# The model's side of the Claude Code session whose figures the page must
+# show: a tool call with text before it (Claude Code writes the two blocks
+# as two lines, each repeating the usage), then a last answer. The usage
+# is exact, so the totals to expect are known.
+cat > "$scratch/script.lua" <<'LUA'
+return {
+  { text = "I will write the file.", tools = { { name = "Bash",
+      input = { command = "echo metrics > metrics.txt", description = "Write a file" } } },
+    usage = { input_tokens = 1200, output_tokens = 34, cache_creation_input_tokens = 500,
+              cache_read_input_tokens = 7000 } },
+  { text = "Done: **metrics.txt** holds `metrics`.",
+    usage = { input_tokens = 1300, output_tokens = 12, cache_creation_input_tokens = 0,
+              cache_read_input_tokens = 7500 } },
+}
+LUA
+model_server_start "$scratch/script.lua" || { fail "the model server starts"; finish; exit 1; }
 
 # Claude Code in the sandboxes starts straight at its prompt: the project
-# is trusted and the test's API key approved, as a user would have done.
+# trusted and the key approved, as a user would have done.
 project="$scratch/project"
 mkdir -p "$project"
-cat > "$SANDBOX_HOME/.claude.json" <<EOF
-{"hasCompletedOnboarding": true, "theme": "dark",
- "customApiKeyResponses": {"approved": ["sk-test-not-a-key"], "rejected": []},
- "projects": {"$project": {"hasTrustDialogAccepted": true}}}
-EOF
+claude_home "$SANDBOX_HOME" "$project"
 
 shots=${SBX_SHOTS:-$PWD/build/shots}
 mkdir -p "$shots"
 state="$scratch/state"
-manager_start "$state" || { fail "the manager starts"; finish; exit 1; }
+# The sandboxes' Claude Code talks to the model server: a sandbox with
+# network "host" reaches it on this host's loopback.
+manager_start "$state" ANTHROPIC_BASE_URL="$model_server_url" ANTHROPIC_API_KEY="$ANTHROPIC_API_KEY" ||
+    { fail "the manager starts"; finish; exit 1; }
 login=$(sed -n 's/.*log in to the dashboard (once) at \(http[^ ]*\).*/\1/p' "$state.out" | tail -1)
 
 LOGIN_URL=$login BASE_URL=$URL PROJECT_DIR=$project TMUX_SOCKET="$state/tmux.sock" \
