@@ -51,19 +51,23 @@ model_server_start "$scratch/script.lua" || { fail "the model server starts"; fi
 # Claude Code in the sandboxes starts straight at its prompt: the project
 # trusted and the key approved, as a user would have done.
 project="$scratch/project"
-mkdir -p "$project"
-claude_home "$SANDBOX_HOME" "$project"
+claude_project="$scratch/claude-project"
+mkdir -p "$project" "$claude_project"
+claude_home "$SANDBOX_HOME" "$project" "$claude_project"
 
 shots=${SBX_SHOTS:-$PWD/build/shots}
 mkdir -p "$shots"
 state="$scratch/state"
-# The sandboxes' Claude Code talks to the model server: a sandbox with
-# network "host" reaches it on this host's loopback.
-manager_start "$state" ANTHROPIC_BASE_URL="$model_server_url" ANTHROPIC_API_KEY="$ANTHROPIC_API_KEY" ||
+# The sandboxes' Claude Code talks to the model server (a sandbox with
+# network "host" reaches it on this host's loopback), as a model the
+# spec's price table knows.
+manager_start "$state" ANTHROPIC_BASE_URL="$model_server_url" ANTHROPIC_API_KEY="$ANTHROPIC_API_KEY" \
+    ANTHROPIC_MODEL=claude-sonnet-4-5-20250929 ||
     { fail "the manager starts"; finish; exit 1; }
 login=$(sed -n 's/.*log in to the dashboard (once) at \(http[^ ]*\).*/\1/p' "$state.out" | tail -1)
 
-LOGIN_URL=$login BASE_URL=$URL PROJECT_DIR=$project TMUX_SOCKET="$state/tmux.sock" \
+LOGIN_URL=$login BASE_URL=$URL PROJECT_DIR=$project CLAUDE_PROJECT_DIR=$claude_project \
+    TMUX_SOCKET="$state/tmux.sock" \
     MANAGER_STATE_DIR="$state" SBX="$SBX" SHOT_DIR="$shots" \
     node tests/browser/dashboard.mjs > "$scratch/browser.tap" 2>&1
 status=$?
