@@ -15,6 +15,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "lua_class.h"
+
 /* Larger than any real screen; keeps every size computation far from
  * overflow. */
 #define MAX_SIDE 32768u
@@ -671,16 +673,7 @@ int luaopen_sbx_fb(lua_State *L)
         {"open", l_open},
         {NULL, NULL},
     };
-    luaL_newmetatable(L, SCREEN_METATABLE);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, l_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
+    sbx_lua_class(L, SCREEN_METATABLE, methods, l_close, l_tostring);
     luaL_newlib(L, functions);
     return 1;
 }

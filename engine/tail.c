@@ -13,6 +13,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "lua_class.h"
+
 #define READ_CHUNK 65536
 /* Looking for the first line start after a skip gives up after this many
  * bytes: a file may have no newline at all. */
@@ -397,14 +399,7 @@ int luaopen_sbx_tail(lua_State *L)
         {"open", l_open},
         {NULL, NULL},
     };
-    luaL_newmetatable(L, TAIL_METATABLE);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_close);
-    lua_setfield(L, -2, "__close");
-    lua_pop(L, 1);
+    sbx_lua_class(L, TAIL_METATABLE, methods, l_close, NULL);
     luaL_newlib(L, functions);
     return 1;
 }

@@ -1,18 +1,13 @@
 -- CPU and resident memory of a sandbox: every process descended from its
 -- roots (the tmux pane running `sbx run`, and Xvfb), from /proc.
+local fs = require "sbx.fs"
+
 local M = {}
 
 M.proc = "/proc"
 -- USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every Linux ABI.
 M.ticks_per_second = 100
 
-local function read(path)
-  local file = io.open(path, "rb")
-  if not file then return nil end
-  local text = file:read("a")
-  file:close()
-  return text
-end
 
 -- Fields of /proc/<pid>/stat after the command name (which may hold
 -- spaces and parentheses: the last ")" ends it). Returns ppid, cpu ticks.
@@ -38,7 +33,7 @@ function M.processes()
     if not name then break end
     local pid = tonumber(name)
     if pid then
-      local ppid, ticks = M.parse_stat(read(("%s/%d/stat"):format(M.proc, pid)))
+      local ppid, ticks = M.parse_stat(fs.read(("%s/%d/stat"):format(M.proc, pid)))
       if ppid then list[pid] = { ppid = ppid, ticks = ticks } end
     end
   end
@@ -74,7 +69,7 @@ function M.descendants(processes, roots)
 end
 
 function M.rss_bytes(pid)
-  local kib = (read(("%s/%d/status"):format(M.proc, pid)) or ""):match("\nVmRSS:%s+(%d+) kB")
+  local kib = (fs.read(("%s/%d/status"):format(M.proc, pid)) or ""):match("\nVmRSS:%s+(%d+) kB")
   return kib and tonumber(kib) * 1024 or 0
 end
 

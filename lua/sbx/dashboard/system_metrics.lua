@@ -2,19 +2,13 @@
 -- and network rates are differences between two samples, so a sampler
 -- keeps the previous one.
 local async = require "sbx.async"
+local fs = require "sbx.fs"
 local uv = require "luv"
 
 local M = {}
 
 M.proc = "/proc"
 
-local function read(path)
-  local file = io.open(path, "rb")
-  if not file then return nil end
-  local text = file:read("a")
-  file:close()
-  return text
-end
 
 -- "cpu  user nice system idle iowait irq softirq steal ..." -> busy, total
 function M.parse_cpu(text)
@@ -107,13 +101,13 @@ end
 
 function M.disks()
   local disks = {}
-  for _, fs in ipairs(M.parse_mountinfo(read(M.proc .. "/self/mountinfo"))) do
-    local stat = statfs(fs.mount)
+  for _, filesystem in ipairs(M.parse_mountinfo(fs.read(M.proc .. "/self/mountinfo"))) do
+    local stat = statfs(filesystem.mount)
     if stat and stat.blocks > 0 then
-      fs.total = stat.blocks * stat.bsize
-      fs.used = (stat.blocks - stat.bfree) * stat.bsize
-      fs.available = stat.bavail * stat.bsize
-      disks[#disks + 1] = fs
+      filesystem.total = stat.blocks * stat.bsize
+      filesystem.used = (stat.blocks - stat.bfree) * stat.bsize
+      filesystem.available = stat.bavail * stat.bsize
+      disks[#disks + 1] = filesystem
     end
   end
   return disks
@@ -122,8 +116,8 @@ end
 local function read_counters()
   return {
     time = uv.hrtime() / 1e9,
-    cpu = M.parse_cpu(read(M.proc .. "/stat")),
-    net = M.parse_net_dev(read(M.proc .. "/net/dev")),
+    cpu = M.parse_cpu(fs.read(M.proc .. "/stat")),
+    net = M.parse_net_dev(fs.read(M.proc .. "/net/dev")),
   }
 end
 
@@ -142,8 +136,8 @@ function M.sample(sampler)
   local now, before = read_counters(), sampler.previous
   local seconds = now.time - before.time
   local figures = {
-    memory = M.parse_meminfo(read(M.proc .. "/meminfo")),
-    load = M.parse_loadavg(read(M.proc .. "/loadavg")),
+    memory = M.parse_meminfo(fs.read(M.proc .. "/meminfo")),
+    load = M.parse_loadavg(fs.read(M.proc .. "/loadavg")),
     disks = M.disks(),
   }
   if now.cpu and before.cpu and now.cpu.total > before.cpu.total then

@@ -4,6 +4,7 @@
 --   <dir>/node_modules/<package file>   for a binary run from the build
 --                                       tree, or the tree of SBX_LUA_DIR
 -- Read once, then kept in memory.
+local fs = require "sbx.fs"
 local host = require "sbx.host"
 local uv = require "luv"
 
@@ -18,13 +19,6 @@ M.files = {
 
 local cache = {}
 
-local function read(path)
-  local file = io.open(path, "rb")
-  if not file then return nil end
-  local data = file:read("a")
-  file:close()
-  return data
-end
 
 -- Where NAME may be, most specific first.
 function M.candidates(name)
@@ -41,7 +35,7 @@ function M.get(name)
   if not M.files[name] then return nil end
   if cache[name] then return cache[name] end
   for _, path in ipairs(M.candidates(name)) do
-    local data = read(path)
+    local data = fs.read(path)
     if data then
       local sum = 0
       for i = 1, #data, 64 do sum = (sum * 31 + data:byte(i)) % 4294967296 end
