@@ -50,6 +50,9 @@ end
 function M.sleep(ms)
   local co = M.current()
   local timer = uv.new_timer()
+  -- Timers count from the loop's cached time, which is stale after a
+  -- long stretch of work without a turn of the loop.
+  uv.update_time()
   timer:start(ms, 0, function()
     timer:close()
     resume(co)
