@@ -4,6 +4,7 @@ local response = require "sbx.web.response"
 local figures = require "sbx.dashboard.figures"
 local screens = require "sbx.dashboard.screens"
 local views = require "sbx.dashboard.views"
+local uv = require "luv"
 
 local function screenshot(req, app)
   local record = app.sandbox(req.params.id)
@@ -56,6 +57,11 @@ return {
     { method = "GET", path = "/api/metrics/system", handler = system_metrics },
   },
   start = function(app)
+    -- The QMP client writes to monitors that QEMU may close at any time:
+    -- the write must fail with EPIPE, not end the manager with SIGPIPE.
+    local sigpipe = uv.new_signal()
+    sigpipe:start("sigpipe", function() end)
+    sigpipe:unref()
     app.on_change(function(record, event)
       if event ~= "created" then
         screens.forget(record.id)
