@@ -63,6 +63,15 @@ if [ "$status" = 201 ] && [ "$(json 'b["network"]')" = none ]; then pass "a form
 else fail "a form creates too; network false is none" "$status $(cat "$scratch/body")"; fi
 second=$(json 'b["id"]')
 
+status=$(api POST /api/sandboxes -H 'Content-Type: application/json' \
+    -d "{\"name\":\"a vm\",\"backend\":\"vm\",\"project_dir\":\"$project\"}")
+if [ "$status" = 201 ] && json 'b["qemu_qmp_socket"] == "'"$state/qmp/"'" + b["id"] + ".sock"
+    and b["display_num"] is None and b["pid_xvfb"] is None' | grep -q True; then
+    pass "a VM sandbox gets its QMP socket path and no Xvfb"
+else fail "a VM sandbox gets its QMP socket path and no Xvfb" "$status $(cat "$scratch/body")"; fi
+vm=$(json 'b["id"]')
+check "DELETE the VM sandbox: 204" test "$(api DELETE "/api/sandboxes/$vm")" = 204
+
 status=$(api GET /api/sandboxes)
 if [ "$status" = 200 ] && [ "$(json '",".join(s["id"] for s in b)')" = "$second,$first" ]; then
     pass "the list is newest first"

@@ -4,6 +4,7 @@ local async = require "sbx.async"
 local auth_module = require "sbx.manager.auth"
 local cjson = require "cjson"
 local config = require "sbx.manager.config"
+local Fleet = require "sbx.manager.fleet"
 local fs = require "sbx.fs"
 local process = require "sbx.manager.process"
 local state = require "sbx.manager.state"
@@ -76,19 +77,25 @@ describe("state.json", function()
     local text = state.encode(sandboxes)
     assert.equal(text, state.encode(assert(state.decode(text))))
     assert.same(sandboxes, state.decode(text))
+    assert.equal("integer", math.type(state.decode(text).b.pid_xvfb))
     assert.truthy(text:find('"a"', 1, true) < text:find('"b"', 1, true))
   end)
 
-  it("is written only when it changed", function()
+  it("is written only when it changed, and each change is a new generation", function()
     local dir = scratch_dir()
-    local sandboxes = { a = record("a") }
-    local text = state.save(dir, sandboxes, nil)
-    local before = uv.fs_stat(state.path(dir)).mtime
+    local fleet = Fleet.new { state_dir = dir, tmux_socket = dir .. "/tmux.sock" }
+    fleet.records.a = record("a")
+    fleet:save()
+    local generation = fleet.generation
+    local before = uv.fs_stat(state.path(dir))
     async.run(function() async.sleep(20) end)
-    assert.equal(text, state.save(dir, sandboxes, text))
-    assert.same(before, uv.fs_stat(state.path(dir)).mtime)
-    sandboxes.a.status = "dead"
-    assert.are_not.equal(text, state.save(dir, sandboxes, text))
+    fleet:save()
+    local after = uv.fs_stat(state.path(dir))
+    assert.same({ before.ino, before.mtime }, { after.ino, after.mtime })
+    assert.equal(generation, fleet.generation)
+    fleet.records.a.status = "dead"
+    fleet:save()
+    assert.equal(generation + 1, fleet.generation)
     assert.equal("dead", state.load(dir).a.status)
   end)
 

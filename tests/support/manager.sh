@@ -6,10 +6,10 @@
 # manager_start DIR [VAR=value...]   starts a manager; sets MANAGER_PID,
 #                                    PORT, URL, TOKEN (when it has one)
 #
-# Sandboxes run the real `sbx run` and the real Claude Code, with a home
-# of the suite's own ($scratch/home: Claude's onboarding marked done) and
-# tests/support/api_stub.py as its API, so that with network host Claude
-# starts and waits at its prompt: a sandbox that stays running.
+# Sandboxes run the real `sbx run` and the real Claude Code, with a home of
+# the suite's own ($scratch/home, made by claude_home) and the scripted
+# model server as its API, so that with network host Claude starts and
+# waits at its prompt: a sandbox that stays running.
 # manager_stop [SIGNAL]              stops it and waits
 # api METHOD PATH [curl args...]     request with the token; the body goes to
 #                                    $scratch/body, the status is printed
@@ -17,17 +17,13 @@
 #                                    the parsed body is `b`), prints it
 # wait_for DESC SECONDS CMD...       polls CMD until it succeeds
 
-managers_started=""
+. tests/support/model_server.sh
+model_server_start || exit 1
 SANDBOX_HOME="$scratch/home"
-mkdir -p "$SANDBOX_HOME/.claude"
-echo '{"hasCompletedOnboarding": true, "theme": "dark"}' > "$SANDBOX_HOME/.claude.json"
-python3 tests/support/api_stub.py > "$scratch/api_stub.port" &
-API_STUB_PID=$!
-while [ ! -s "$scratch/api_stub.port" ]; do sleep 0.05; done
-API_STUB_URL="http://127.0.0.1:$(head -1 "$scratch/api_stub.port")"
+claude_home "$SANDBOX_HOME"
+managers_started=""
 
 manager_cleanup() {
-    kill $API_STUB_PID 2>/dev/null
     for dir in $managers_started; do
         [ -f "$dir/manager.pid" ] && kill -KILL "$(cut -d' ' -f1 "$dir/manager.pid")" 2>/dev/null
         tmux -S "$dir/tmux.sock" kill-server 2>/dev/null
@@ -46,17 +42,15 @@ for s in json.load(open(sys.argv[1]))["sandboxes"].values():
 PY
         fi
     done
-    rm -rf "$scratch"
 }
-trap manager_cleanup EXIT
+at_exit manager_cleanup
 
 manager_start() {
     MANAGER_DIR=$1; shift
     mkdir -p "$MANAGER_DIR"
     case " $managers_started " in *" $MANAGER_DIR "*) ;; *) managers_started="$managers_started $MANAGER_DIR" ;; esac
     : > "$MANAGER_DIR.out"
-    env HOME="$SANDBOX_HOME" ANTHROPIC_BASE_URL="$API_STUB_URL" ANTHROPIC_API_KEY=sk-test-not-a-key \
-        MANAGER_LISTEN=127.0.0.1:0 MANAGER_STATE_DIR="$MANAGER_DIR" "$@" \
+    env HOME="$SANDBOX_HOME" MANAGER_LISTEN=127.0.0.1:0 MANAGER_STATE_DIR="$MANAGER_DIR" "$@" \
         "$SBX" manager >> "$MANAGER_DIR.out" 2>&1 &
     MANAGER_PID=$!
     tries=0

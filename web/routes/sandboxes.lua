@@ -6,10 +6,20 @@ local function found(app, req)
   return app.sandbox(req.params.id)
 end
 
+-- The list is encoded again only when a sandbox changed: it is what
+-- dashboards and scripts poll.
+local cache = setmetatable({}, { __mode = "k" }) -- app -> { generation, body }
+
 local function list(_, app)
-  local items = response.array {}
-  for i, record in ipairs(app.sandboxes()) do items[i] = app.public(record) end
-  return response.json(200, items)
+  local generation = app.generation()
+  local cached = cache[app]
+  if not cached or cached.generation ~= generation then
+    local items = response.array {}
+    for i, record in ipairs(app.sandboxes()) do items[i] = app.public(record) end
+    cached = { generation = generation, body = response.json(200, items).body }
+    cache[app] = cached
+  end
+  return response.text(200, cached.body, "application/json")
 end
 
 local function show(req, app)

@@ -25,6 +25,8 @@ function M.new(fleet, config, auth)
   function app.stop(id) return fleet:stop(id) end
   function app.delete(id) return fleet:delete(id) end
   function app.on_change(fn) fleet:on_change(fn) end
+  -- A number that changes whenever any sandbox does: for caches and ETags.
+  function app.generation() return fleet.generation end
 
   -- Runs FN in a task every MS milliseconds; the next run is planned when
   -- one ends, so two never overlap.

@@ -88,6 +88,14 @@ function M.run(config)
   local resolved, spec_err = spec.load()
   if not resolved then return nil, spec_err end
   config.default_network = resolved.defaults.network
+  -- What `sbx run` would pass from its caller's environment, less what
+  -- tmux (TERM) and the manager (DISPLAY) set themselves.
+  config.passed_env = {}
+  for _, name in ipairs(resolved.env.allow) do
+    if name ~= "TERM" and name ~= "COLORTERM" and name ~= "DISPLAY" then
+      config.passed_env[#config.passed_env + 1] = name
+    end
+  end
 
   local fleet = Fleet.new(config)
   local ok, err = fleet:prepare()

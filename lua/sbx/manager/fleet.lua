@@ -41,11 +41,12 @@ function M.now()
   return os.date("!%Y-%m-%dT%H:%M:%S", seconds) .. (".%03dZ"):format(micro // 1000)
 end
 
--- CONFIG: state_dir, tmux_socket, sbx (the binary sandboxes run), and
--- default_network (the spec's).
+-- CONFIG: state_dir, tmux_socket, sbx (the binary sandboxes run),
+-- default_network (the spec's) and passed_env (the variables sandboxes get
+-- from the manager's environment).
 function M.new(config)
   local self = setmetatable({ config = config, records = {}, locks = {}, listeners = {},
-    reserved = {}, tmux = tmux.new(config.tmux_socket) }, Fleet)
+    reserved = {}, generation = 0, tmux = tmux.new(config.tmux_socket) }, Fleet)
   return self
 end
 
@@ -62,8 +63,16 @@ function Fleet:decorate(record)
   return record
 end
 
+-- Writes state.json when the records changed (a write that fails is tried
+-- again at the next save). Every change counts a new generation.
 function Fleet:save()
-  self.saved_text = state.save(self.config.state_dir, self.records, self.saved_text)
+  local text = state.encode(self.records)
+  if text == self.saved_text then return end
+  if text ~= self.last_text then
+    self.generation = self.generation + 1
+    self.last_text = text
+  end
+  if state.write(self.config.state_dir, text) then self.saved_text = text end
 end
 
 -- Reads state.json (moving a corrupt one aside); returns that path if so.
@@ -72,6 +81,8 @@ function Fleet:load()
   for _, record in pairs(records) do self:decorate(record) end
   self.records = records
   self.saved_text = state.encode(records)
+  self.last_text = self.saved_text
+  self.generation = self.generation + 1
   return moved_aside
 end
 
@@ -241,7 +252,7 @@ function Fleet:create(fields)
     local argv = { self.config.sbx, "run", "--new", "--backend", record.backend, "--network", record.network,
       record.project_dir }
     return self.tmux:start(record.tmux_session, argv, session_env(record), record.project_dir,
-      record.log_path)
+      record.log_path, self.config.passed_env)
   end)
   if not ok then
     log.error(("creating sandbox %s failed: %s"):format(id, err))
@@ -307,8 +318,8 @@ function Fleet:check()
         if self.records[record.id] ~= record or record.status ~= "running" then return end
         log.info(("sandbox %s (%s): its session ended; it is dead"):format(record.id, record.name))
         record.status = "dead"
-        stop_xvfb(record)
         self:save()
+        stop_xvfb(record)
         self:emit(record, "dead")
       end)
     end

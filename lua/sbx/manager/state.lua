@@ -39,6 +39,9 @@ function M.check_record(id, record)
     if value == cjson.null then value = nil end
     if value == nil and not optional then return name .. " is missing" end
     if value ~= nil and type(value) ~= kind then return name .. " is not a " .. kind end
+    if kind == "number" and value ~= nil and not math.tointeger(value) then
+      return name .. " is not a whole number"
+    end
   end
   if record.id ~= id then return "its id differs from its key" end
   if not STATUSES[record.status] then return "unknown status " .. record.status end
@@ -83,7 +86,13 @@ function M.decode(text)
     local problem = M.check_record(id, record)
     if problem then return nil, ("sandbox %s: %s"):format(id, problem) end
     for key, value in pairs(record) do
-      if value == cjson.null then record[key] = nil end
+      if value == cjson.null then
+        record[key] = nil
+      elseif math.type(value) == "float" then
+        -- cjson reads every number as a float; pids and displays are
+        -- integers ("/proc/4600.0" names nothing).
+        record[key] = math.tointeger(value) or value
+      end
     end
   end
   return data.sandboxes
@@ -111,17 +120,12 @@ function M.load(state_dir)
   return {}, aside
 end
 
--- Writes SANDBOXES when they differ from what was written last (LAST, the
--- text); returns the text written or LAST.
-function M.save(state_dir, sandboxes, last)
-  local text = M.encode(sandboxes)
-  if text == last then return last end
+-- Writes TEXT (from M.encode) as STATE_DIR's state.json; true, or false
+-- after logging why not.
+function M.write(state_dir, text)
   local ok, err = fs.write_atomic(M.path(state_dir), text, tonumber("600", 8))
-  if not ok then
-    log.error(("cannot write %s: %s"):format(M.path(state_dir), err))
-    return last
-  end
-  return text
+  if not ok then log.error(("cannot write %s: %s"):format(M.path(state_dir), err)) end
+  return ok == true
 end
 
 return M

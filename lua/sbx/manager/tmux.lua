@@ -41,8 +41,13 @@ end
 -- LOG_PATH from the first byte: the session and the pipe are made by one
 -- tmux command list, before the pane's first output is read. (CWD is not
 -- given with -c: tmux expands formats there, and #(...) runs a shell.)
-function Tmux:start(name, argv, env, cwd, log_path)
-  local args = { "new-session", "-d", "-s", name, "-x", "200", "-y", "50" }
+-- The variables named in PASSED are copied from the manager's environment
+-- as it is now, not as it was when the tmux server started (a restarted
+-- manager may have a new API key), and never on a command line, where
+-- other users could read them.
+function Tmux:start(name, argv, env, cwd, log_path, passed)
+  local args = { "set-option", "-g", "update-environment", table.concat(passed or {}, " "), ";",
+    "new-session", "-d", "-s", name, "-x", "200", "-y", "50" }
   for _, pair in ipairs(env) do
     args[#args + 1] = "-e"
     args[#args + 1] = M.escape_argument(pair)
