@@ -26,10 +26,7 @@ if ! "$SBX" help run > /dev/null 2>&1; then
     exit 0
 fi
 
-. tests/support/model_server.sh
 . tests/support/manager.sh
-# Both helpers clean up at exit: the model server, then the manager.
-trap 'eval "$at_exit_commands"; manager_cleanup' EXIT
 
 # The model's side of the Claude Code session whose figures the page must
 # show: a tool call with text before it (Claude Code writes the two blocks
@@ -46,6 +43,8 @@ return {
               cache_read_input_tokens = 7500 } },
 }
 LUA
+# manager.sh started a model server without a script: this one has it.
+model_server_stop
 model_server_start "$scratch/script.lua" || { fail "the model server starts"; finish; exit 1; }
 
 # Claude Code in the sandboxes starts straight at its prompt: the project
