@@ -63,6 +63,18 @@ return {
     network = "private",
   },
 
+  -- Dollars per million tokens, for the dashboard's cost estimate. A
+  -- model's price is the entry whose `model` is the longest prefix of its
+  -- name; a model with none is shown as unpriced.
+  prices = {
+    { model = "claude-opus-4-5", input = 5, output = 25, cache_write = 6.25, cache_read = 0.5 },
+    { model = "claude-opus-4", input = 15, output = 75, cache_write = 18.75, cache_read = 1.5 },
+    { model = "claude-sonnet-4", input = 3, output = 15, cache_write = 3.75, cache_read = 0.3 },
+    { model = "claude-3-7-sonnet", input = 3, output = 15, cache_write = 3.75, cache_read = 0.3 },
+    { model = "claude-haiku-4-5", input = 1, output = 5, cache_write = 1.25, cache_read = 0.1 },
+    { model = "claude-3-5-haiku", input = 0.8, output = 4, cache_write = 1, cache_read = 0.08 },
+  },
+
   -- Given to Claude with --append-system-prompt.
   notice = [[
 You are running inside an sbx sandbox. Only the project directory (your

@@ -50,6 +50,9 @@ end
 function M.sleep(ms)
   local co = M.current()
   local timer = uv.new_timer()
+  -- Timers count from the loop's cached time, which is stale after a
+  -- long stretch of work without a turn of the loop.
+  uv.update_time()
   timer:start(ms, 0, function()
     timer:close()
     resume(co)
@@ -148,6 +151,23 @@ function M.all(fns)
     coroutine.yield()
   end
   return results
+end
+
+-- Calls START(done) and waits until done(...) is called, even when that
+-- happens before START returns; returns what done received. For luv's
+-- callback-style calls: async.wait(function(done) uv.fs_statfs(path, done) end).
+function M.wait(start)
+  local co = M.current()
+  local results, waiting = nil, false
+  start(function(...)
+    results = table.pack(...)
+    if waiting then resume(co) end
+  end)
+  if not results then
+    waiting = true
+    coroutine.yield()
+  end
+  return table.unpack(results, 1, results.n)
 end
 
 return M

@@ -21,6 +21,24 @@ M.open_maps = {
   ["chromium.policy"] = true,
 }
 
+local price_fields = { "input", "output", "cache_write", "cache_read" }
+
+local function is_price(entry)
+  if type(entry.model) ~= "string" or entry.model == "" then return false end
+  for key in pairs(entry) do
+    if key ~= "model" then
+      local known = false
+      for _, field in ipairs(price_fields) do known = known or key == field end
+      if not known then return false end
+    end
+  end
+  for _, field in ipairs(price_fields) do
+    local value = entry[field]
+    if type(value) ~= "number" or value < 0 or value ~= value or value == math.huge then return false end
+  end
+  return true
+end
+
 local function is_env_name(value) return value:match("^[A-Za-z_][A-Za-z0-9_]*$") ~= nil end
 
 -- Extra checks on list elements, by the list's path.
@@ -30,6 +48,8 @@ M.element_checks = {
   ["env.tokens"] = { "an environment variable name", is_env_name },
   ["chromium.extensions"] = { "a 32-letter extension id (a-p)",
     function(v) return v:match("^[a-p]+$") ~= nil and #v == 32 end },
+  prices = { "{model = name prefix, input =, output =, cache_write =, cache_read = dollars per million tokens}",
+    is_price },
 }
 
 local function deep_copy(value)
