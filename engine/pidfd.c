@@ -1,107 +1,89 @@
-/* Signalling a process by its identity, not its number: a pid plus its start
- * time (field 22 of /proc/PID/stat), checked through a pidfd so that a pid
- * reused by another process is never signalled. The manager uses it for
- * processes it did not start in this run (Xvfb, the sandbox's processes). */
+/* Lua binding for processes known by identity (engine/process.c): the
+ * manager signals the processes it did not start in this run (Xvfb, a
+ * sandbox's processes), and sbx run ties pasta's life to its sandbox. */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
+#include <sys/pidfd.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
+#include "process.h"
 
-/* The start time of PID in clock ticks since boot, or -errno. */
-static long long read_start_time(int pid)
+static pid_t check_pid(lua_State *L, int index)
 {
-    char path[64], text[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t len = read(fd, text, sizeof text - 1);
-    int err = errno;
-    close(fd);
-    if (len <= 0)
-        return len < 0 ? -err : -EIO;
-    text[len] = '\0';
-    /* The command name may hold spaces and ')': fields start after the
-     * last ')'. Field 3 (state) follows it; start time is field 22. */
-    char *p = strrchr(text, ')');
-    if (!p)
-        return -EIO;
-    p++;
-    for (int field = 3; field < 22; field++) {
-        p = strchr(p + 1, ' ');
-        if (!p)
-            return -EIO;
-    }
-    return strtoll(p + 1, NULL, 10);
+    lua_Integer pid = luaL_checkinteger(L, index);
+    luaL_argcheck(L, pid > 0 && pid <= 0x7fffffff, index, "a pid");
+    return (pid_t)pid;
 }
 
-/* Sends SIG to the process PID that started at START_TIME. 0, -ESRCH when
- * it is gone (or the pid now names another process), or -errno. */
-static int signal_identified(int pid, long long start_time, int sig)
+static unsigned long long check_start_time(lua_State *L, int index)
 {
-    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (fd < 0)
-        return -errno;
-    /* The pidfd pins the process we opened; if that is not the one that
-     * started at START_TIME, the pid was reused before we opened it. */
-    long long actual = read_start_time(pid);
-    int rc = 0;
-    if (actual != start_time)
-        rc = -ESRCH;
-    else if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0)
-        rc = -errno;
-    close(fd);
-    return rc;
+    lua_Integer start_time = luaL_checkinteger(L, index);
+    luaL_argcheck(L, start_time >= 0, index, "a start time");
+    return (unsigned long long)start_time;
 }
 
-/* ---- Lua binding: require "sbx.pidfd" ---- */
-
-static const struct {
-    const char *name;
-    int number;
-} signal_names[] = {
-    {"term", SIGTERM}, {"kill", SIGKILL}, {"hup", SIGHUP}, {"int", SIGINT}, {"cont", SIGCONT},
-};
-
-static int check_signal(lua_State *L, int index)
+static int push_failure(lua_State *L, int rc)
 {
-    const char *name = luaL_checkstring(L, index);
-    for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
-        if (strcmp(signal_names[i].name, name) == 0)
-            return signal_names[i].number;
-    return luaL_argerror(L, index, "one of term, kill, hup, int, cont");
-}
-
-/* pidfd.signal(pid, start_time, name) -> true | nil, message, "gone" */
-static int l_signal(lua_State *L)
-{
-    lua_Integer pid = luaL_checkinteger(L, 1);
-    luaL_argcheck(L, pid > 0 && pid <= 0x7fffffff, 1, "a pid");
-    lua_Integer start_time = luaL_checkinteger(L, 2);
-    int sig = check_signal(L, 3);
-    int rc = signal_identified((int)pid, start_time, sig);
-    if (rc == 0) {
-        lua_pushboolean(L, 1);
-        return 1;
-    }
     lua_pushnil(L);
     lua_pushstring(L, strerror(-rc));
-    lua_pushstring(L, rc == -ESRCH || rc == -ENOENT ? "gone" : "failed");
+    lua_pushstring(L, rc == -ESRCH ? "gone" : "failed");
     return 3;
+}
+
+/* pidfd.signal(pid, start_time, name) -> true | nil, message, "gone"|"failed" */
+static int l_signal(lua_State *L)
+{
+    pid_t pid = check_pid(L, 1);
+    unsigned long long start_time = check_start_time(L, 2);
+    int sig = sbx_signal_number(luaL_checkstring(L, 3));
+    luaL_argcheck(L, sig > 0, 3, "a signal name such as \"term\"");
+    int fd = sbx_process_open(pid, start_time);
+    if (fd < 0)
+        return push_failure(L, fd);
+    int rc = pidfd_send_signal(fd, sig, NULL, 0) < 0 ? -errno : 0;
+    close(fd);
+    if (rc < 0)
+        return push_failure(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* pidfd.end_with(watched_pid, watched_start, victim_pid, victim_start)
+ * -> true | nil, message, "gone"|"failed" */
+static int l_end_with(lua_State *L)
+{
+    pid_t watched_pid = check_pid(L, 1), victim_pid = check_pid(L, 3);
+    unsigned long long watched_start = check_start_time(L, 2);
+    unsigned long long victim_start = check_start_time(L, 4);
+    int watched = sbx_process_open(watched_pid, watched_start);
+    int victim = sbx_process_open(victim_pid, victim_start);
+    int rc = watched < 0 ? watched : victim < 0 ? victim : sbx_process_end_with(watched, victim);
+    if (watched >= 0)
+        close(watched);
+    if (victim >= 0)
+        close(victim);
+    if (rc < 0)
+        return push_failure(L, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* pidfd.start_time(pid) -> integer | nil, message */
+static int l_start_time(lua_State *L)
+{
+    pid_t pid = check_pid(L, 1);
+    unsigned long long start_time;
+    int rc = sbx_process_start_time(pid, &start_time);
+    if (rc < 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "process %d: %s", (int)pid, strerror(-rc));
+        return 2;
+    }
+    lua_pushinteger(L, (lua_Integer)start_time);
+    return 1;
 }
 
 int luaopen_sbx_pidfd(lua_State *L);
@@ -109,6 +91,8 @@ int luaopen_sbx_pidfd(lua_State *L)
 {
     static const luaL_Reg functions[] = {
         {"signal", l_signal},
+        {"end_with", l_end_with},
+        {"start_time", l_start_time},
         {NULL, NULL},
     };
     luaL_newlib(L, functions);

@@ -39,6 +39,7 @@
 #include "init.h"
 #include "mounts.h"
 #include "plan.h"
+#include "process.h"
 
 /* How long start() waits for the child to report. Building a root is
  * milliseconds; a hung network mount among the sources is not. */
@@ -285,35 +286,6 @@ static int spawn(const struct sbx_plan *plan, struct box *box, char *err, size_t
     return 0;
 }
 
-/* Field 22 of /proc/PID/stat: when the process started, in clock ticks
- * since boot. With the pid, it names one process for good. */
-static int process_start_time(pid_t pid, unsigned long long *start_time)
-{
-    char path[64], text[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t got = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (got <= 0)
-        return -EIO;
-    text[got] = '\0';
-    /* The command name may hold spaces and parentheses: skip to the last ')'. */
-    char *p = strrchr(text, ')');
-    if (!p || p[1] != ' ')
-        return -EIO;
-    p++;
-    /* Field 3, the state: a zombie has ended, whoever has yet to reap it. */
-    if (p[1] == 'Z' || p[1] == 'X')
-        return -ESRCH;
-    for (int field = 3; field < 22 && p; field++)
-        p = strchr(p + 1, ' ');
-    if (!p || sscanf(p, " %llu", start_time) != 1)
-        return -EIO;
-    return 0;
-}
-
 /* The namespaces of PID that differ from ours: joining one we already
  * share would need privilege over it for nothing. */
 static int namespaces_to_join(pid_t pid)
@@ -377,17 +349,10 @@ static int is_namespace_init(pid_t pid)
 static int open_running(pid_t pid, unsigned long long expected_start, struct box *box, char *err,
                         size_t err_len)
 {
-    int pidfd = pidfd_open(pid, 0);
-    unsigned long long start_time;
-    /* A pidfd that is readable already names a process that has ended (a
-     * zombie nobody reaped yet): that is gone too. */
-    struct pollfd ended = {.fd = pidfd, .events = POLLIN};
-    if (pidfd < 0 || process_start_time(pid, &start_time) < 0 || start_time != expected_start ||
-        poll(&ended, 1, 0) != 0) {
+    int pidfd = sbx_process_open(pid, expected_start);
+    if (pidfd < 0) {
         snprintf(err, err_len, "sandbox process %d is gone%s", (int)pid,
-                 pidfd < 0 ? "" : " (its pid now names another process)");
-        if (pidfd >= 0)
-            close(pidfd);
+                 pidfd == -ESRCH ? " (ended, or its pid now names another process)" : "");
         return -1;
     }
     if (!is_namespace_init(pid)) {
@@ -578,7 +543,7 @@ static int l_start_time(lua_State *L)
 {
     lua_Integer pid = luaL_checkinteger(L, 1);
     unsigned long long start_time;
-    int rc = pid > 0 ? process_start_time((pid_t)pid, &start_time) : -ESRCH;
+    int rc = pid > 0 ? sbx_process_start_time((pid_t)pid, &start_time) : -ESRCH;
     if (rc < 0) {
         lua_pushnil(L);
         lua_pushfstring(L, "process %d: %s", (int)pid, strerror(-rc));
@@ -614,15 +579,6 @@ static int l_box_start(lua_State *L)
     return 1;
 }
 
-static const struct {
-    const char *name;
-    int number;
-} signal_names[] = {
-    {"term", SIGTERM}, {"kill", SIGKILL}, {"int", SIGINT},   {"hup", SIGHUP},
-    {"quit", SIGQUIT}, {"usr1", SIGUSR1}, {"usr2", SIGUSR2}, {"cont", SIGCONT},
-    {"stop", SIGSTOP}, {"winch", SIGWINCH},
-};
-
 static int l_box_signal(lua_State *L)
 {
     struct box *box = check_box(L);
@@ -630,10 +586,7 @@ static int l_box_signal(lua_State *L)
     if (lua_type(L, 2) == LUA_TNUMBER) {
         sig = (int)lua_tointeger(L, 2);
     } else {
-        const char *name = luaL_checkstring(L, 2);
-        for (size_t i = 0; i < sizeof signal_names / sizeof signal_names[0]; i++)
-            if (strcmp(name, signal_names[i].name) == 0)
-                sig = signal_names[i].number;
+        sig = sbx_signal_number(luaL_checkstring(L, 2));
     }
     luaL_argcheck(L, sig > 0 && sig < 65, 2, "expected a signal name such as \"term\"");
     if (box->reaped || pidfd_send_signal(box->pidfd, sig, NULL, 0) < 0) {

@@ -172,6 +172,27 @@ assert pasta["status"] == "ok" and pasta.get("works") is True, pasta'; then
         kill "$first" 2> /dev/null
     fi
 
+    # pasta serves a private network from outside the sandbox, so nothing
+    # inside can end it: it must end with the sandbox, not outlive it.
+    if command -v pasta > /dev/null; then
+        live_pasta() { ps -eo stat=,args= | awk '$1 !~ /^Z/' | grep -c "pasta .* $1\$"; }
+        start_background "$scratch/private.log" run --shell --network private "$proj" -- -c 'sleep 300'
+        private_run=$background
+        if init=$(wait_running); then
+            during=$(live_pasta "$init")
+            sbx_in run --stop "$proj" > /dev/null 2>&1
+            wait "$private_run"
+            for _ in $(seq 50); do [ "$(live_pasta "$init")" -eq 0 ] && break; sleep 0.1; done
+            after=$(live_pasta "$init")
+            if [ "$during" -eq 1 ] && [ "$after" -eq 0 ]; then
+                pass "$who: the sandbox's pasta ends with it"
+            else fail "$who: the sandbox's pasta ends with it" "pasta processes while running: $during, after: $after"; fi
+        else
+            fail "$who: a --network private sandbox starts in the background" "$(cat "$scratch/private.log")"
+            kill "$private_run" 2> /dev/null
+        fi
+    else skip "$who: pasta ends with the sandbox" "pasta is not installed"; fi
+
     if command -v tmux > /dev/null && command -v script > /dev/null; then
         mkfifo "$scratch/tmux-in-$who"; chmod 666 "$scratch/tmux-in-$who"
         sleep 60 > "$scratch/tmux-in-$who" &

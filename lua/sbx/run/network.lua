@@ -13,27 +13,56 @@ M.ATTACH_TIMEOUT_MS = 20000
 
 -- --runas: pasta started by root drops to nobody before it opens the
 -- sandbox's user namespace, which nobody may not; as the caller (root
--- included) it can, and it never has more than the caller.
-function M.pasta_argv(pasta, pid)
+-- included) it can, and it never has more than the caller. --pid: where it
+-- writes the pid of the daemon it becomes.
+function M.pasta_argv(pasta, pid, pid_file)
   local uv = require "luv"
   return { pasta, "--config-net", "--quiet", "--runas", ("%d:%d"):format(uv.getuid(), uv.getgid()),
-    "--no-map-gw", "-t", "none", "-u", "none", "-T", "none", "-U", "none", tostring(pid) }
+    "--no-map-gw", "-t", "none", "-u", "none", "-T", "none", "-U", "none",
+    "--pid", pid_file, tostring(pid) }
 end
 
--- Attaches pasta to the network namespace of process PID. pasta puts
--- itself in the background once the namespace is configured and ends when
--- the namespace does. Returns true, or nil and a message. Waits.
+-- pasta ends when a namespace it was given by path is deleted, not when
+-- the process it was given by pid ends: left alone it would outlive the
+-- sandbox. A watcher process ends it when the sandbox's init has ended,
+-- whatever becomes of the sbx that started both.
+local function end_with_sandbox(pid, pid_file)
+  local pidfd = require "sbx.pidfd"
+  local pasta_pid = math.tointeger(tonumber((require("sbx.fs").read(pid_file) or ""):match("%d+")))
+  if not pasta_pid then return nil, "pasta wrote no pid to " .. pid_file end
+  local pasta_start = pidfd.start_time(pasta_pid)
+  if not pasta_start then return nil, "pasta ended as it started" end
+  local sandbox_start = pidfd.start_time(pid)
+  local ok, err = false, "the sandbox has ended"
+  if sandbox_start then ok, err = pidfd.end_with(pid, sandbox_start, pasta_pid, pasta_start) end
+  if not ok then
+    pidfd.signal(pasta_pid, pasta_start, "term")
+    return nil, "cannot tie pasta to the sandbox: " .. err
+  end
+  return true
+end
+
+-- Attaches pasta to the network namespace of process PID, and ties its
+-- life to that process. pasta puts itself in the background once the
+-- namespace is configured. Returns true, or nil and a message. Waits.
 function M.attach(pid)
   local pasta = paths.which("pasta")
   if not pasta then return nil, "pasta is not installed (apt-get install passt)" end
-  local result, err = async.execute(M.pasta_argv(pasta, pid), { timeout = M.ATTACH_TIMEOUT_MS })
-  if not result then return nil, err end
-  if result.timed_out then return nil, "pasta did not configure the sandbox's network in time" end
-  if result.code ~= 0 then
-    return nil, ("pasta failed (exit %d): %s"):format(result.code,
+  local pid_file = os.tmpname()
+  local result, err = async.execute(M.pasta_argv(pasta, pid, pid_file), { timeout = M.ATTACH_TIMEOUT_MS })
+  local ok
+  if not result then
+    ok = nil
+  elseif result.timed_out then
+    err = "pasta did not configure the sandbox's network in time"
+  elseif result.code ~= 0 then
+    err = ("pasta failed (exit %d): %s"):format(result.code,
       (result.stderr .. result.stdout):gsub("Failed to send %d+ bytes to syslog\n", ""))
+  else
+    ok, err = end_with_sandbox(pid, pid_file)
   end
-  return true
+  os.remove(pid_file)
+  return ok, err
 end
 
 -- The interfaces of process PID's network namespace, but loopback.
