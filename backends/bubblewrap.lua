@@ -20,6 +20,9 @@ local xauth = require "sbx.xauth"
 
 local M = {}
 
+-- The engine's own namespaces carry this backend's plans out.
+M.launcher = "sbx.run.launch"
+
 -- Files under ~/.claude that the unsandboxed host Claude obeys or runs:
 -- the sandbox may read them, never change them. Beyond settings, hooks,
 -- commands, agents and CLAUDE.md, the host Claude also loads skills,

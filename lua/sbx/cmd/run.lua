@@ -1,5 +1,4 @@
 -- sbx run: Claude Code (or a shell) in a sandbox on a project directory.
-local backend = require "backends.bubblewrap"
 local plans = require "sbx.plan"
 local requests = require "sbx.run.request"
 local spec = require "sbx.spec"
@@ -18,6 +17,7 @@ local M = {
 -- The plan for REQUEST, after the config's editors; nil and a message when
 -- an editor fails.
 function M.plan(request, resolved, hooks, host)
+  local backend = requests.backend_module(request.backend)
   return plans.apply_editors(backend.plan(request, resolved, host), request, hooks.plan_editors)
 end
 
@@ -27,7 +27,7 @@ function M.run(values, positional, rest)
   local request, warning, code = requests.build(values, positional, rest, resolved)
   if not request then return nil, warning, code end
   if warning then io.stderr:write("sbx run: warning: ", warning, "\n") end
-  local launch = require "sbx.run.launch"
+  local launch = require(requests.backend_module(request.backend).launcher)
   local host = require("sbx.run.host").gather()
   if request.action == "stop" then return launch.stop(request) end
   if not host.claude and not request.shell then

@@ -58,6 +58,15 @@ end
 
 -- Returns the request and a warning (or nil), or nil, a message and the
 -- exit code (2: bad usage).
+--
+-- A backend is backends/<name>.lua: plan(request, spec, host) gives the
+-- plan, and `launcher` names the module that carries plans out (run, stop;
+-- see lua/sbx/run/launch.lua).
+function M.backend_module(name)
+  local ok, module = pcall(require, "backends." .. name)
+  return ok and module or nil
+end
+
 function M.build(values, positional, rest, spec)
   local actions = count_set(values, { "new", "enter", "stop" })
   if #actions > 1 then
@@ -71,7 +80,7 @@ function M.build(values, positional, rest, spec)
       or ("expected one project directory, got %d arguments (Claude's go after --)"):format(#positional), 2
   end
   local backend = values.backend or spec.defaults.backend
-  if backend ~= "bubblewrap" then
+  if not M.backend_module(backend) then
     return nil, ("the %s backend is not built yet; use --backend bubblewrap"):format(backend), 1
   end
   local found, err = project.resolve(positional[1])
