@@ -1,5 +1,6 @@
 -- The bubblewrap backend as a pure function: made-up hosts in, plans out.
 local backend = require "backends.bubblewrap"
+local contents = require "sbx.run.contents"
 local spec = require "sbx.spec"
 local xauth = require "sbx.xauth"
 
@@ -170,7 +171,7 @@ describe("the bubblewrap plan", function()
   it("writes read-write only to the project, ~/.claude and the state directory's parts", function()
     local plan = make()
     local allowed = { [HOME .. "/src/proj"] = true, [HOME .. "/.claude"] = true }
-    for _, bind in ipairs(backend.state_binds) do allowed[STATE .. "/" .. bind[1]] = true end
+    for _, bind in ipairs(contents.state_binds) do allowed[STATE .. "/" .. bind[1]] = true end
     for _, op in ipairs(plan.mounts) do
       if op.op == "bind" and not op.readonly then
         assert.truthy(allowed[op.source], "read-write bind of " .. op.source)
