@@ -31,6 +31,24 @@ describe("the registry of running sandboxes", function()
     assert.equal(tonumber("600", 8), uv.fs_stat(file).mode & tonumber("777", 8))
   end)
 
+  it("records the backend and what the backend adds, and splits entries by backend", function()
+    local vm_request = { project = request.project, network = "none", backend = "vm" }
+    assert(registry.register(vm_request, { pid = me }, sandbox.start_time(me), { runtime = "/x/vm/1" }))
+    local entries = registry.list("proj-0123456789ab")
+    assert.equal("vm", entries[1].backend)
+    assert.equal("/x/vm/1", entries[1].runtime)
+    local older = { project = "/srv/proj" } -- written before entries had a backend
+    local mine, other = registry.of_backend({ older, entries[1] }, "bubblewrap")
+    assert.same({ older }, mine)
+    assert.equal(entries[1], other)
+    mine, other = registry.of_backend({ older, entries[1] }, "vm")
+    assert.same({ entries[1] }, mine)
+    assert.equal(older, other)
+    assert.matches("a vm sandbox is running for /srv/proj: `sbx run %-%-backend vm` joins it",
+      registry.other_backend_message(entries[1], "bubblewrap"))
+    assert.matches("a bubblewrap sandbox is running", registry.other_backend_message(older, "vm"))
+  end)
+
   it("drops an entry whose pid now names another process", function()
     local file = assert(registry.register(request, { pid = me }, sandbox.start_time(me) + 1))
     assert.equal(0, #registry.list())

@@ -14,9 +14,10 @@ function M.dir() return paths.state_dir() .. "/running" end
 
 local function engine() return require "sbx.sandbox" end
 
--- Records the sandbox whose init is BOX for REQUEST. Returns the entry's
--- file, or nil and a message.
-function M.register(request, box, start_time)
+-- Records the sandbox whose init is BOX for REQUEST, with EXTRA's fields
+-- (what its backend needs to join it). Returns the entry's file, or nil
+-- and a message.
+function M.register(request, box, start_time, extra)
   local ok, err = fs.mkdir_p(M.dir(), tonumber("700", 8))
   if not ok then return nil, err end
   local file = ("%s/%s.%d.json"):format(M.dir(), request.project.id, box.pid)
@@ -29,8 +30,10 @@ function M.register(request, box, start_time)
     network = request.network,
     tmux = request.tmux,
     shell = request.shell,
+    backend = request.backend,
     started = os.time(),
   }
+  for key, value in pairs(extra or {}) do entry[key] = value end
   ok, err = fs.write_atomic(file, cjson.encode(entry) .. "\n", tonumber("600", 8), { durable = false })
   if not ok then return nil, err end
   return file
@@ -81,6 +84,28 @@ function M.list(project_id)
     return a.pid < b.pid
   end)
   return entries, problems
+end
+
+-- The backend that made ENTRY (entries older than the field are the
+-- engine's own).
+local function backend_of(entry) return entry.backend or "bubblewrap" end
+
+-- ENTRIES split by backend: those BACKEND made, and the first made by
+-- another (which BACKEND cannot join).
+function M.of_backend(entries, backend)
+  local mine, other = {}, nil
+  for _, entry in ipairs(entries) do
+    if backend_of(entry) == backend then mine[#mine + 1] = entry
+    else other = other or entry end
+  end
+  return mine, other
+end
+
+-- Why a sandbox of another backend is not joined.
+function M.other_backend_message(entry, backend)
+  local theirs = backend_of(entry)
+  return ("a %s sandbox is running for %s: `sbx run --backend %s` joins it, --new starts a %s one beside it")
+    :format(theirs, entry.project, theirs, backend)
 end
 
 function M.unregister(file)
