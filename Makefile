@@ -36,6 +36,11 @@ EMBEDDED := $(sort $(shell find lua backends spec web -type f \
 
 C_TESTS := $(patsubst tests/c/%.c,$(BUILD)/tests/%,$(wildcard tests/c/test_*.c))
 
+# The VM guest's init (guest/): static, as it runs before anything is
+# mounted; carried inside sbx by engine/guest_image.c.
+GUEST_SOURCES := $(wildcard guest/*.c)
+GUEST := $(BUILD)/sbx-guest
+
 .PHONY: all deps check asan install lint clean
 all: $(OUT)
 
@@ -44,6 +49,12 @@ $(OUT): $(BUILD)/main.o $(ENGINE_OBJECTS)
 
 $(BUILD)/%.o: engine/%.c $(wildcard engine/*.h) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(GUEST): $(GUEST_SOURCES) $(wildcard guest/*.h) | $(BUILD)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARNINGS) -O2 -static -s -o $@ $(GUEST_SOURCES)
+
+$(BUILD)/guest_image.o: $(GUEST)
+$(BUILD)/guest_image.o: ALL_CFLAGS += -DSBX_GUEST_BINARY='"$(GUEST)"'
 
 $(BUILD)/embed: tools/embed.c | $(BUILD)
 	$(CC) -std=c11 $(WARNINGS) -O2 -o $@ $<
