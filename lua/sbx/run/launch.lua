@@ -148,14 +148,9 @@ end
 function M.run(request, host, make_plan)
   return async.run(function()
     if request.action ~= "new" then
-      local entries, problems = registry.list(request.project.id)
-      for _, problem in ipairs(problems) do warn(problem) end
-      local running, other = registry.of_backend(entries, "bubblewrap")
-      if running[1] then return join(running[1], request, make_plan) end
-      if other then return nil, registry.other_backend_message(other, "bubblewrap"), 1 end
-      if request.action == "enter" then
-        return nil, ("no sandbox is running for %s"):format(request.project.path), 1
-      end
+      local running, err = registry.to_join(request, "bubblewrap")
+      if running then return join(running, request, make_plan) end
+      if err then return nil, err, 1 end
     end
     return launch(request, host, make_plan)
   end)

@@ -108,6 +108,19 @@ function M.other_backend_message(entry, backend)
     :format(theirs, entry.project, theirs, backend)
 end
 
+-- The project's running sandbox that REQUEST (not --new) joins, made by
+-- BACKEND; nil when a new one is to be made; nil and a message when
+-- neither can be (another backend's runs; --enter with none running).
+function M.to_join(request, backend)
+  local entries, problems = M.list(request.project.id)
+  for _, problem in ipairs(problems) do io.stderr:write("sbx run: warning: ", problem, "\n") end
+  local running, other = M.of_backend(entries, backend)
+  if running[1] then return running[1] end
+  if other then return nil, M.other_backend_message(other, backend) end
+  if request.action == "enter" then return nil, ("no sandbox is running for %s"):format(request.project.path) end
+  return nil
+end
+
 function M.unregister(file)
   uv.fs_unlink(file)
 end
