@@ -63,6 +63,15 @@ return {
     network = "private",
   },
 
+  -- The vm backend's guest: memory in MiB, virtual CPUs, and how QEMU runs
+  -- it: "kvm", "tcg" (software emulation), or "auto": KVM when it really
+  -- runs a guest here (tested once per boot), TCG otherwise.
+  vm = {
+    memory_mb = 2048,
+    cpus = 2,
+    accel = "auto",
+  },
+
   -- Dollars per million tokens, for the dashboard's cost estimate. A
   -- model's price is the entry whose `model` is the longest prefix of its
   -- name; a model with none is shown as unpriced.

@@ -14,6 +14,13 @@ local M = {}
 M.choices = {
   ["defaults.network"] = { "host", "private", "none" },
   ["defaults.backend"] = { "bubblewrap", "container", "vm" },
+  ["vm.accel"] = { "auto", "kvm", "tcg" },
+}
+
+-- Settings that are whole numbers within bounds.
+M.ranges = {
+  ["vm.memory_mb"] = { 256, 1024 * 1024 },
+  ["vm.cpus"] = { 1, 64 },
 }
 
 -- Maps whose keys are not ours to know (policy names, model names).
@@ -83,6 +90,11 @@ local function check(path, value, template)
   end
   if type(value) ~= type(template) then
     return nil, ("%s must be a %s, not a %s"):format(path, type(template), type(value))
+  end
+  local range = M.ranges[path]
+  if range and not (math.tointeger(value) and value >= range[1] and value <= range[2]) then
+    return nil, ("%s must be a whole number from %d to %d, not %s"):format(path, range[1], range[2],
+      tostring(value))
   end
   local choices = M.choices[path]
   if choices then

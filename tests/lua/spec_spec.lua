@@ -19,6 +19,24 @@ describe("the sandbox spec", function()
     assert.equal(32, #default.chromium.extensions[1])
   end)
 
+  it("keeps the vm backend's numbers whole and within bounds, and its accel one of three", function()
+    for text, expected in pairs {
+      ["spec.vm.memory_mb = 64"] = "vm.memory_mb must be a whole number from 256",
+      ["spec.vm.cpus = 1.5"] = "vm.cpus must be a whole number from 1 to 64, not 1.5",
+      ["spec.vm.accel = 'xen'"] = "vm.accel must be one of auto, kvm, tcg",
+    } do
+      local path = config_file(text)
+      local resolved, err = spec.load(path)
+      os.remove(path)
+      assert.is_nil(resolved)
+      assert.matches(expected, err, 1, true)
+    end
+    local path = config_file("spec.vm.memory_mb = 4096\nspec.vm.accel = 'tcg'\n")
+    local resolved = assert(spec.load(path))
+    os.remove(path)
+    assert.equal(4096, resolved.vm.memory_mb)
+  end)
+
   it("is the default when there is no config", function()
     local resolved = assert(spec.load("/nonexistent/config.lua"))
     assert.same(spec.default(), resolved)
