@@ -29,7 +29,7 @@ refused "an unknown network mode exits 2 and creates nothing" "must be one of ho
 refused "no project exits 2" "expected a project directory"
 refused "--new with --stop exits 2" "cannot be used together" --new --stop "$home/proj"
 
-out=$(run_sbx run --backend vm "$home/proj" 2>&1); code=$?
+out=$(run_sbx run --backend container "$home/proj" 2>&1); code=$?
 if [ $code -eq 1 ] && echo "$out" | grep -q "not built yet"; then pass "another backend is refused with a reason"
 else fail "another backend is refused with a reason" "exit $code: $out"; fi
 

@@ -4,63 +4,13 @@ local contents = require "sbx.run.contents"
 local spec = require "sbx.spec"
 local xauth = require "sbx.xauth"
 
-local HOME = "/home/me"
-local STATE = HOME .. "/.local/state/sbx/projects/proj-0123456789ab"
-
-local function fake_host(changes)
-  local host = {
-    uid = 1000, gid = 1000, user = "me", home = HOME, nix = false,
-    env = { HOME = HOME, TERM = "screen", LANG = "de_DE.UTF-8", SECRET_THING = "hunter2",
-      GH_TOKEN = "ghp_secret", GITHUB_TOKEN = "gh_secret", ANTHROPIC_API_KEY = "sk-test",
-      AWS_SECRET_ACCESS_KEY = "aws", XDG_RUNTIME_DIR = "/run/user/1000" },
-    root_entries = { { path = "/bin", link = "usr/bin" }, { path = "/lib64", link = "usr/lib64" },
-      { path = "/lib32" } },
-    nix_links = {},
-    claude = { path = "/usr/local/bin/claude", real = "/usr/local/lib/claude/claude", root = "/usr/local/lib/claude" },
-    chromium = "/usr/bin/chromium",
-    claude_json = '{"numStartups": 3}',
-    claude_dir = HOME .. "/.claude",
-  }
-  for k, v in pairs(changes or {}) do host[k] = v end
-  return host
-end
-
-local function fake_request(changes)
-  local request = {
-    project = { path = HOME .. "/src/proj", name = "proj", id = "proj-0123456789ab", state = STATE },
-    shell = false, tmux = false, args = {}, network = "private", gh_token = false, terminal = "pty",
-  }
-  for k, v in pairs(changes or {}) do request[k] = v end
-  return request
-end
+local fake = dofile("tests/lua/support/fake_run.lua")
+local HOME, STATE = fake.HOME, fake.STATE
+local fake_host, fake_request, ops_at, op_at, env_of = fake.fake_host, fake.fake_request, fake.ops_at, fake.op_at,
+  fake.env_of
 
 local function make(request_changes, host_changes)
   return backend.plan(fake_request(request_changes), spec.default(), fake_host(host_changes))
-end
-
-local function ops_at(plan, dest)
-  local found = {}
-  for i, op in ipairs(plan.mounts) do
-    if op.dest == dest then found[#found + 1] = { index = i, op = op } end
-  end
-  return found
-end
-
-local function op_at(plan, dest)
-  local found = ops_at(plan, dest)
-  assert(#found == 1, ("expected one mount at %s, found %d"):format(dest, #found))
-  return found[1].op, found[1].index
-end
-
-local function env_of(plan)
-  local env = {}
-  for _, entry in ipairs(plan.env) do
-    local name, value = entry:match("^([^=]+)=(.*)$")
-    assert(name, "malformed env entry " .. entry)
-    assert.is_nil(env[name], "duplicate " .. name)
-    env[name] = value
-  end
-  return env
 end
 
 describe("the bubblewrap plan", function()

@@ -109,8 +109,8 @@ describe("sbx run's options", function()
     assert.truthy(err:find("after --", 1, true))
   end)
 
-  it("says the other backends are not built yet", function()
-    local _, err, code = build { "--backend", "vm", "/tmp" }
+  it("says a backend that is not built is not built yet", function()
+    local _, err, code = build { "--backend", "container", "/tmp" }
     assert.equal(1, code)
     assert.truthy(err:find("not built yet", 1, true))
   end)

@@ -1,29 +1,11 @@
 -- The VM backend: QEMU, a guest kernel, and whether KVM really runs a guest.
 local async = require "sbx.async"
 local guest = require "sbx.guest"
+local kvm = require "sbx.vm.kvm"
 local paths = require "sbx.paths"
 local uv = require "luv"
 
 local QEMU = "qemu-system-x86_64"
--- A working KVM prints the kernel banner in well under a second.
-local KVM_BOOT_TIMEOUT_MS = 8000
-
--- Boots KERNEL under KVM with no root file system: the banner on the
--- serial console proves the guest ran; it then panics and QEMU exits.
-local function kvm_boots(qemu, kernel)
-  local result, err = async.execute({
-    qemu, "-accel", "kvm", "-cpu", "host", "-M", "microvm", "-m", "128",
-    "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
-    "-no-reboot", "-kernel", kernel, "-append", "console=ttyS0 panic=-1",
-  }, { timeout = KVM_BOOT_TIMEOUT_MS })
-  if not result then return false, err end
-  if result.stdout:find("Linux version", 1, true) then return true end
-  if result.timed_out then
-    return false, ("no kernel banner within %d s"):format(KVM_BOOT_TIMEOUT_MS // 1000)
-  end
-  local said = result.stderr:match("([^\n]*%S[^\n]*)") or ("exit " .. tostring(result.code))
-  return false, said
-end
 
 return {
   {
@@ -70,7 +52,7 @@ return {
       if not qemu or not found then
         return { status = "warn", summary = "/dev/kvm exists; untested, as QEMU or a guest kernel is missing" }
       end
-      local ok, why = kvm_boots(qemu, found.kernel)
+      local ok, why = kvm.probe(qemu, found.kernel)
       if ok then return { status = "ok", summary = "/dev/kvm runs a guest", works = true } end
       return { status = "warn", works = false,
         summary = "/dev/kvm exists but cannot run an ordinary guest (" .. why

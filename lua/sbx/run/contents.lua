@@ -19,6 +19,8 @@ M.claude_readonly = {
 -- Host files and directories a sandbox may read but not change.
 M.home_readonly = { ".gitconfig", ".config/git", ".ssh", ".config/gh" }
 
+M.tmux_dir = "/run/sbx/tmux"
+
 -- The per-project state directory's parts that the sandbox writes, and
 -- where it sees them ("~" is its home).
 M.state_binds = {
@@ -26,12 +28,12 @@ M.state_binds = {
   { "local/lib", "~/.local/lib" },
   { "local/share", "~/.local/share" },
   { "chromium", "~/.config/chromium" },
-  { "tmux", "/run/sbx/tmux" },
+  { "tmux", M.tmux_dir },
 }
 
 M.sandbox_bin = "/run/sbx/bin"          -- first on PATH: the chromium wrapper
 M.claude_mount = "/run/sbx/claude"      -- Claude Code, when not under /usr
-M.tmux_socket = "/run/sbx/tmux/socket"
+M.tmux_socket = M.tmux_dir .. "/socket"
 M.tmux_conf = "/run/sbx/tmux.conf"
 M.tmux_session = "sandbox"
 M.chromium_policy = "/etc/chromium/policies/managed/sbx.json"

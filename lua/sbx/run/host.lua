@@ -1,4 +1,4 @@
--- What the bubblewrap backend needs to know about this host, read once so
+-- What the backends need to know about this host, read once so
 -- that the backend itself stays a pure function (tests hand it made-up
 -- facts). Reads only; creates nothing.
 local claude = require "sbx.claude"
@@ -38,6 +38,11 @@ local function claude_install(path)
   return { path = path, real = real_path, root = root }
 end
 
+local function guest_kernel()
+  local found, err = require("sbx.guest").find_kernel()
+  return found or { error = err }
+end
+
 function M.gather()
   local passwd = uv.os_get_passwd()
   local home = paths.home()
@@ -59,6 +64,8 @@ function M.gather()
     xauthority = fs.read(xauthority),
     claude_json = fs.read(home .. "/.claude.json"),
     claude_dir = uv.fs_realpath(home .. "/.claude") or home .. "/.claude",
+    -- For the vm backend: {kernel, modules, release}, or {error = why not}.
+    guest_kernel = guest_kernel(),
   }
 end
 

@@ -16,7 +16,8 @@ local POLL_MS = 50
 
 local function sandbox() return require "sbx.sandbox" end
 
-local function warn(message) io.stderr:write("sbx run: warning: ", message, "\n") end
+function M.warn(message) io.stderr:write("sbx run: warning: ", message, "\n") end
+local warn = M.warn
 
 -- A process made by PLAN inside the running sandbox ENTRY, started; or nil
 -- and a message.
@@ -32,7 +33,7 @@ local function enter(entry, plan)
 end
 
 -- Waits until BOX has ended, at most MS milliseconds. Waits.
-local function wait_ended(box, ms)
+function M.wait_ended(box, ms)
   for _ = 0, ms, POLL_MS do
     if box:reap() then return true end
     async.sleep(POLL_MS)
@@ -50,7 +51,7 @@ function M.stop_entry(entry)
   local ended = false
   for _, step in ipairs { { "term", M.STOP_GRACE_MS }, { "kill", 10 * M.STOP_GRACE_MS } } do
     box:signal(step[1])
-    ended = wait_ended(box, step[2])
+    ended = M.wait_ended(box, step[2])
     if ended then break end
   end
   box:close()
@@ -75,12 +76,17 @@ function M.stop(request)
   end)
 end
 
-local function join(entry, request, make_plan)
+-- Marks REQUEST as joining ENTRY, saying so when it asked for another network.
+function M.joining(entry, request)
   request.join = true
   if request.network_given and entry.network ~= request.network then
     warn(("joining the sandbox already running for this project, whose network is %s; "
       .. "--new starts another with %s"):format(entry.network, request.network))
   end
+end
+
+local function join(entry, request, make_plan)
+  M.joining(entry, request)
   local plan, err = make_plan(request)
   if not plan then return nil, err, 1 end
   local box, enter_err = enter(entry, plan)

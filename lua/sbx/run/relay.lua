@@ -24,7 +24,8 @@ function M.exit_code(status)
   return status.code or 1
 end
 
-local function write_all(fd, data)
+-- Writes all of DATA to FD (blocking); false when it cannot.
+function M.write_all(fd, data)
   local offset = 1
   while offset <= #data do
     local written = uv.fs_write(fd, data:sub(offset), -1)
@@ -72,7 +73,7 @@ function M.wait(box, options)
     master:start("r", function()
       local data = uv.fs_read(box.pty, READ_SIZE, -1)
       if data and #data > 0 then
-        if not write_all(1, data) then output_done = true end
+        if not M.write_all(1, data) then output_done = true end
       else -- EIO: every slave end is closed
         master:stop()
         output_done = true
@@ -86,8 +87,8 @@ function M.wait(box, options)
       end
     end)
     local function to_sandbox(err, data)
-      if data then write_all(box.pty, data)
-      elseif not err then write_all(box.pty, "\4") end -- our input ended: end theirs
+      if data then M.write_all(box.pty, data)
+      elseif not err then M.write_all(box.pty, "\4") end -- our input ended: end theirs
     end
     if input_tty then
       input_tty:set_mode(1)
@@ -97,7 +98,7 @@ function M.wait(box, options)
       pipe:open(0)
       pipe:read_start(to_sandbox)
     else
-      write_all(box.pty, "\4")
+      M.write_all(box.pty, "\4")
     end
   end
 
