@@ -51,6 +51,27 @@ static int configure(int sock, const char *name)
     return ioctl(sock, SIOCADDRT, &route);
 }
 
+/* The kernel starts sending on an interface once its link watch has run
+ * (until then its queue drops everything), up to a second after it came
+ * up: a session's first connection must not be lost to that. */
+static void wait_until_up(const char *name)
+{
+    char path[128], state[16] = "";
+    snprintf(path, sizeof path, "/sys/class/net/%s/operstate", name);
+    for (int tries = 0; tries < 40; tries++) {
+        FILE *file = fopen(path, "re");
+        if (file) {
+            if (!fgets(state, sizeof state, file))
+                state[0] = '\0';
+            fclose(file);
+        }
+        if (strncmp(state, "up", 2) == 0)
+            return;
+        usleep(50 * 1000);
+    }
+    agent_log("network: %s is still %s", name, state);
+}
+
 int setup_network(bool with_eth0, char *err, size_t err_len)
 {
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -75,6 +96,8 @@ int setup_network(bool with_eth0, char *err, size_t err_len)
         } else if (configure(sock, found) < 0) {
             snprintf(err, err_len, "network: configuring %s: %s", found, strerror(errno));
             rc = -1;
+        } else {
+            wait_until_up(found);
         }
         if (names)
             if_freenameindex(names);
