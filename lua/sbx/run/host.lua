@@ -1,4 +1,4 @@
--- What the bubblewrap backend needs to know about this host, read once so
+-- What the backends need to know about this host, read once so
 -- that the backend itself stays a pure function (tests hand it made-up
 -- facts). Reads only; creates nothing.
 local claude = require "sbx.claude"
