@@ -9,21 +9,12 @@ local HOME = "/home/me"
 local STATE = HOME .. "/.local/state/sbx/projects/proj-0123456789ab"
 
 local function fake_host(changes)
-  local host = {
-    uid = 1000, gid = 1000, user = "me", home = HOME, nix = false,
+  return dofile("tests/lua/support/fake_host.lua")({
+    uid = 1000, gid = 1000, user = "me", home = HOME,
     env = { HOME = HOME, TERM = "screen", LANG = "de_DE.UTF-8", SECRET_THING = "hunter2",
       GH_TOKEN = "ghp_secret", GITHUB_TOKEN = "gh_secret", ANTHROPIC_API_KEY = "sk-test",
       AWS_SECRET_ACCESS_KEY = "aws", XDG_RUNTIME_DIR = "/run/user/1000" },
-    root_entries = { { path = "/bin", link = "usr/bin" }, { path = "/lib64", link = "usr/lib64" },
-      { path = "/lib32" } },
-    nix_links = {},
-    claude = { path = "/usr/local/bin/claude", real = "/usr/local/lib/claude/claude", root = "/usr/local/lib/claude" },
-    chromium = "/usr/bin/chromium",
-    claude_json = '{"numStartups": 3}',
-    claude_dir = HOME .. "/.claude",
-  }
-  for k, v in pairs(changes or {}) do host[k] = v end
-  return host
+  }, changes)
 end
 
 local function fake_request(changes)

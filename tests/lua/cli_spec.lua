@@ -32,6 +32,13 @@ describe("sbx command line", function()
     assert.truthy(err:find("usage: sbx spec", 1, true))
   end)
 
+  it("lists every command in sbx help but the hidden ones, which sbx runs itself", function()
+    local text = cli.overview("sbx")
+    for _, entry in ipairs(cli.commands) do
+      assert.equal(not entry.hidden, text:find("\n  " .. entry[1] .. " ", 1, true) ~= nil, entry[1])
+    end
+  end)
+
   it("prints help for every command with its options, and exits 0", function()
     for _, entry in ipairs(cli.commands) do
       local code, out = captured(function() return cli.run_command("sbx", entry[1], { "--help" }) end)

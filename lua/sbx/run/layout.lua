@@ -270,7 +270,7 @@ local function with_args(argv, args)
   return argv
 end
 
-local function entry(m, request, spec, host)
+local function entry(m, request, spec, host, options)
   local claude = claude_inside(m, host)
   local inner
   if request.shell then
@@ -284,6 +284,7 @@ local function entry(m, request, spec, host)
   end
   local argv = { "tmux", "-S", M.tmux_socket, "-f", M.tmux_conf, "new-session",
     "-s", M.tmux_session, "-n", request.project.name, "--" }
+  if options.detached_tmux then table.insert(argv, 7, "-d") end
   return with_args(argv, inner)
 end
 
@@ -319,15 +320,18 @@ local function env_for(request, spec, host, backend)
   return env
 end
 
--- The plan BACKEND (its name) carries out for REQUEST.
-function M.plan(request, spec, host, backend)
+-- The plan BACKEND (its name) carries out for REQUEST. OPTIONS:
+--   detached_tmux  a new tmux session starts detached (tmux new-session -d),
+--                  for a backend that attaches to it as it joins
+function M.plan(request, spec, host, backend, options)
+  options = options or {}
   local m = mount_list()
   local env = env_for(request, spec, host, backend)
   system(m, spec, host)
   home(m, request, host)
   desktop(m, env, request, host)
   chromium(m, spec, host)
-  local argv = entry(m, request, spec, host)
+  local argv = entry(m, request, spec, host, options)
   m.rw(request.project.path)
 
   local uid, gid = inside_ids(host)

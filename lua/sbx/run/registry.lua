@@ -14,9 +14,10 @@ function M.dir() return paths.state_dir() .. "/running" end
 
 local function engine() return require "sbx.sandbox" end
 
--- Records the sandbox whose init is BOX for REQUEST. Returns the entry's
--- file, or nil and a message.
-function M.register(request, box, start_time)
+-- Records the sandbox whose init is BOX ({pid}) for REQUEST, with the
+-- backend's own fields in EXTRA. Returns the entry's file, or nil and a
+-- message.
+function M.register(request, box, start_time, extra)
   local ok, err = fs.mkdir_p(M.dir(), tonumber("700", 8))
   if not ok then return nil, err end
   local file = ("%s/%s.%d.json"):format(M.dir(), request.project.id, box.pid)
@@ -30,7 +31,9 @@ function M.register(request, box, start_time)
     tmux = request.tmux,
     shell = request.shell,
     started = os.time(),
+    backend = request.backend,
   }
+  for key, value in pairs(extra or {}) do entry[key] = value end
   ok, err = fs.write_atomic(file, cjson.encode(entry) .. "\n", tonumber("600", 8), { durable = false })
   if not ok then return nil, err end
   return file

@@ -8,7 +8,7 @@ local M = {}
 
 M.options = {
   { name = "--backend", value = "NAME", choices = { "bubblewrap", "container", "vm" },
-    help = "how to isolate (default: the spec's defaults.backend)" },
+    help = "how to isolate (default: the spec's defaults.backend); container needs root" },
   { name = "--shell", help = "run bash instead of Claude Code" },
   { name = "--tmux", help = "run inside the project's tmux session (orange status bar)" },
   { name = "--gh-token", help = "pass GH_TOKEN and GITHUB_TOKEN into the sandbox" },
