@@ -3,10 +3,10 @@ keyboard would, and checks the relay between that terminal and the
 sandbox's own pty: the window size (also after a resize), Ctrl-C reaching
 the sandbox's foreground job, and the exit status coming back.
 Prints one "ok NAME" / "not ok NAME: why" line per check.
-Usage: pty_check.py SBX PROJECT"""
+Usage: pty_check.py SBX PROJECT [RUN-OPTION...] (--backend container, say)"""
 import fcntl, os, pty, select, signal, struct, sys, termios, time
 
-sbx, project = sys.argv[1], sys.argv[2]
+sbx, project, options = sys.argv[1], sys.argv[2], sys.argv[3:]
 
 
 def set_size(fd, rows, cols):
@@ -16,7 +16,7 @@ def set_size(fd, rows, cols):
 pid, master = pty.fork()
 if pid == 0:
     set_size(0, 40, 120)
-    os.execv(sbx, [sbx, "run", "--shell", "--network", "none", project, "--", "--norc", "-i"])
+    os.execv(sbx, [sbx, "run", *options, "--shell", "--network", "none", project, "--", "--norc", "-i"])
 
 screen = b""
 
