@@ -83,7 +83,9 @@ describe("process metrics", function()
     for i = #tree, 1, -1 do uv.kill(tree[i], "sigkill") end
     handle:close()
     assert.is_true(figures.processes >= 3, "sh, the spinning sh and sleep: " .. figures.processes)
-    assert.is_true(figures.cpu > 0.3, "a spinning child shows: " .. tostring(figures.cpu))
+    -- A spinner on a busy machine may get a small share of a core; an
+    -- idle tree shows none. Clearly above zero is what this can promise.
+    assert.is_true(figures.cpu > 0.05, "a spinning child shows: " .. tostring(figures.cpu))
     assert.is_true(figures.rss_bytes > 1024 * 1024)
   end)
 
