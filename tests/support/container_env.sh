@@ -5,7 +5,7 @@
 #
 #   container_suite_start WHAT   skips the suite (with the reason) without
 #                                systemd-nspawn or root; sets backend_args
-#   container_refusal_check      the unprivileged user's refusal
+#   container_refusal_check      the unprivileged user's refusal (and plan)
 #   registration FIELD           FIELD of the registration of $proj's sandbox
 
 container_suite_start() { # WHAT
@@ -32,6 +32,13 @@ container_refusal_check() {
         pass "user: the container backend refuses an unprivileged user, naming sudo"
     else fail "user: the container backend refuses an unprivileged user, naming sudo" \
         "exit $code: $out; --stop exit $stop_code: $stop_out"; fi
+    # Printing the plan needs no privilege.
+    out=$(sbx_run --dry-run --shell "$proj" 2>&1); code=$?
+    if [ $code -eq 0 ] && printf '%s' "$out" | python3 -c '
+import json, sys
+assert json.load(sys.stdin)["backend"] == "container"'; then
+        pass "user: --dry-run prints the container plan without root"
+    else fail "user: --dry-run prints the container plan without root" "exit $code: $out"; fi
     use_identity root
 }
 

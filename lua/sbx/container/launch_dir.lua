@@ -4,6 +4,12 @@
 -- named after the sbx that made it (pid and start time), so that a later
 -- launch can tell a leftover (its maker gone, no running sandbox naming
 -- it) from one being made or in use.
+--
+-- Why not `systemd-nspawn -D / --volatile=yes` (the host's /usr under an
+-- empty tmpfs root): with a user namespace, nspawn adjusts the ownership
+-- of the directory it is given (--private-users-ownership), which must
+-- never be the host's own root; and a read-only root needs its mount
+-- points made beforehand, which a root of our own can have.
 local cjson = require "cjson"
 local fs = require "sbx.fs"
 local pidfd = require "sbx.pidfd"
