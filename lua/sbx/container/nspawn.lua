@@ -11,16 +11,17 @@
 --                (idmap) so that files keep their host owners; tmpfs is
 --                --tmpfs; "proc", "dev" and the tmpfs at /run are nspawn's
 --                own; a "dir" inside a tmpfs is a tmpfs of its own (nspawn
---                cannot make an empty directory there); "file" is a file
---                written beside the root and bound in
+--                cannot make an empty directory there), and so is each
+--                directory on the way to a mount inside a tmpfs; "file" is
+--                a file written beside the root and bound in
 --   seccomp      --system-call-filter=~ for the system calls; nspawn cannot
 --                filter ioctls, so the init inside (sbx container-init, the
 --                engine's sandbox.adopt) installs the engine's own filter,
 --                which refuses the ioctls too, in the entry
 --   env, cwd, argv, limits, terminal, lifetime, uid_map, gid_map
---                the init's plan (INIT below), read from a file bound in:
---                never on nspawn's command line, which every host user can
---                read in /proc
+--                the init's plan (`init` in the result), read from a file
+--                bound in: never on nspawn's command line, which every host
+--                user can read in /proc
 local M = {}
 
 -- Where the init finds itself and its plan inside.
