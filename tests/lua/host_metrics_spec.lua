@@ -72,6 +72,12 @@ describe("process metrics", function()
       args = { "-c", "sh -c 'sleep 30 & while :; do :; done' & wait" },
     }, function() end)
     assert.truthy(handle, pid)
+    -- The spinning child must not outlive the test, even a failed one.
+    finally(function()
+      local tree = proc.tree(proc.all(), { pid })
+      for i = #tree, 1, -1 do uv.kill(tree[i].pid, "sigkill") end
+      handle:close()
+    end)
     local sampler = processes.sampler()
     local figures
     async.run(function()
@@ -80,9 +86,6 @@ describe("process metrics", function()
       async.sleep(600)
       figures = processes.sample(sampler, { pid }, uv.hrtime() / 1e9)
     end)
-    local tree = proc.tree(proc.all(), { pid })
-    for i = #tree, 1, -1 do uv.kill(tree[i].pid, "sigkill") end
-    handle:close()
     assert.is_true(figures.processes >= 3, "sh, the spinning sh and sleep: " .. figures.processes)
     assert.is_true(figures.cpu > 0.3, "a spinning child shows: " .. tostring(figures.cpu))
     assert.is_true(figures.rss_bytes > 1024 * 1024)

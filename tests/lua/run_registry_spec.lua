@@ -5,17 +5,19 @@ local sandbox = require "sbx.sandbox"
 local fs = require "sbx.fs"
 local uv = require "luv"
 local cjson = require "cjson"
+local scratch = dofile("tests/lua/support/scratch.lua")
+teardown(scratch.clean)
 
 describe("the registry of running sandboxes", function()
   local root, saved
   before_each(function()
-    root = assert(uv.fs_mkdtemp("/tmp/sbx-registry-XXXXXX"))
+    root = scratch.dir()
     saved = os.getenv("XDG_STATE_HOME")
     uv.os_setenv("XDG_STATE_HOME", root)
   end)
   after_each(function()
     if saved then uv.os_setenv("XDG_STATE_HOME", saved) else uv.os_unsetenv("XDG_STATE_HOME") end
-    os.execute("rm -rf '" .. root .. "'")
+    scratch.remove(root)
   end)
 
   local request = { project = { id = "proj-0123456789ab", path = "/srv/proj" }, network = "none" }
