@@ -69,14 +69,6 @@ function M.is_free(n)
   return true
 end
 
--- The lowest free display not in TAKEN (a set of numbers), or nil.
-function M.find_free(taken)
-  for n = M.first, M.last do
-    if not taken[n] and M.is_free(n) then return n end
-  end
-  return nil, ("no free X display between :%d and :%d"):format(M.first, M.last)
-end
-
 -- Starts Xvfb on display N with its screen in FB_DIR and its messages in
 -- LOG_PATH, tells ON_STARTED(identity) at once (so it can be recorded
 -- before anything waits), and waits until it accepts connections. Returns
