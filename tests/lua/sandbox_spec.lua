@@ -1,5 +1,6 @@
 -- The engine's sandbox executor, with real namespaces: plan checks, the
 -- file system it builds, hardening, enter, signals and lifetimes.
+local pidfd = require "sbx.pidfd"
 local sandbox = require "sbx.sandbox"
 local fs = require "sbx.fs"
 local uv = require "luv"
@@ -261,7 +262,7 @@ describe("a running sandbox", function()
   it("can be entered, into the same namespaces and root", function()
     local plan = base_plan(out, "cat /tmp/marker > /out/entered; ls /proc | grep -c '^[0-9]' >> /out/entered")
     plan.namespaces, plan.uid_map, plan.gid_map, plan.hostname, plan.mounts = nil, nil, nil, nil, nil
-    local entered = assert(sandbox.enter(box.pid, assert(sandbox.start_time(box.pid)), plan))
+    local entered = assert(sandbox.enter(box.pid, assert(pidfd.start_time(box.pid)), plan))
     assert(entered:start())
     assert.equal(0, wait_exit(entered).code)
     entered:close()
@@ -272,7 +273,7 @@ describe("a running sandbox", function()
 
   it("is not entered through a pid whose start time does not match", function()
     local plan = base_plan(out, "true")
-    local entered, err = sandbox.enter(box.pid, sandbox.start_time(box.pid) + 1, plan)
+    local entered, err = sandbox.enter(box.pid, pidfd.start_time(box.pid) + 1, plan)
     assert.is_nil(entered)
     assert.truthy(err:find("is gone", 1, true), err)
   end)
@@ -305,7 +306,7 @@ describe("sandbox.open", function()
     local plan = base_plan(scratch.dir(tonumber("755", 8)), "exec sleep 30")
     local child = assert(sandbox.spawn(plan))
     assert(child:start())
-    local opened = assert(sandbox.open(child.pid, assert(sandbox.start_time(child.pid))))
+    local opened = assert(sandbox.open(child.pid, assert(pidfd.start_time(child.pid))))
     assert.is_nil(opened:reap())
     assert(opened:signal("term"))
     assert.equal(128 + 15, wait_exit(child).code)
@@ -316,7 +317,7 @@ describe("sandbox.open", function()
 
   it("refuses a process that is not a sandbox's init", function()
     local me = math.tointeger(uv.os_getpid())
-    local opened, err = sandbox.open(me, assert(sandbox.start_time(me)))
+    local opened, err = sandbox.open(me, assert(pidfd.start_time(me)))
     assert.is_nil(opened)
     assert.truthy(err:find("is not a sandbox", 1, true), err)
   end)
@@ -333,7 +334,7 @@ describe("die_with_parent", function()
       local plan = load("return " .. %q)()
       local box = assert(sandbox.spawn(plan))
       assert(box:start())
-      io.write(box.pid, " ", sandbox.start_time(box.pid), "\n")
+      io.write(box.pid, " ", require("sbx.pidfd").start_time(box.pid), "\n")
     ]]):format(require("sbx.pretty").lua((function()
       -- Its output must not hold the pipe we read the pid from.
       local plan = base_plan(scratch.dir(tonumber("755", 8)), "exec sleep 30 > /dev/null 2>&1")
