@@ -667,20 +667,6 @@ static int l_open(lua_State *L)
     return push_box(L, &box);
 }
 
-static int l_start_time(lua_State *L)
-{
-    lua_Integer pid = luaL_checkinteger(L, 1);
-    unsigned long long start_time;
-    int rc = pid > 0 ? sbx_process_start_time((pid_t)pid, &start_time) : -ESRCH;
-    if (rc < 0) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "process %d: %s", (int)pid, strerror(-rc));
-        return 2;
-    }
-    lua_pushinteger(L, (lua_Integer)start_time);
-    return 1;
-}
-
 static int l_pty_set_size(lua_State *L)
 {
     int fd = (int)luaL_checkinteger(L, 1);
@@ -808,7 +794,6 @@ int luaopen_sbx_sandbox(lua_State *L)
         {"check", l_check},           {"spawn", l_spawn},
         {"enter", l_enter},           {"open", l_open},
         {"adopt", l_adopt},
-        {"start_time", l_start_time},
         {"pty_set_size", l_pty_set_size}, {NULL, NULL},
     };
     luaL_newmetatable(L, BOX_METATABLE);

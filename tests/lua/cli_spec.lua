@@ -2,10 +2,12 @@
 local cli = require "sbx.cli"
 local main = require "sbx.main"
 local args = require "sbx.args"
+local scratch = dofile("tests/lua/support/scratch.lua")
+teardown(scratch.clean)
 
 -- Runs fn with io.stdout/io.stderr captured; returns result, out, err.
 local function captured(fn)
-  local out_path, err_path = os.tmpname(), os.tmpname()
+  local out_path, err_path = scratch.path("out"), scratch.path("err")
   local saved_out, saved_err = io.stdout, io.stderr
   io.stdout, io.stderr = io.open(out_path, "w"), io.open(err_path, "w")
   local ok, result = pcall(fn)

@@ -3,6 +3,8 @@
 local backend = require "backends.container"
 local nspawn = require "sbx.container.nspawn"
 local spec = require "sbx.spec"
+local scratch = dofile("tests/lua/support/scratch.lua")
+teardown(scratch.clean)
 
 local HOME = "/root"
 local STATE = HOME .. "/.local/state/sbx/projects/proj-0123456789ab"
@@ -360,7 +362,7 @@ describe("sbx container-init", function()
   local cli = require "sbx.cli"
 
   local function run(argv)
-    local err_path = os.tmpname()
+    local err_path = scratch.path("stderr")
     local saved = io.stderr
     io.stderr = io.open(err_path, "w")
     local ok, code = pcall(cli.run_command, "sbx", "container-init", argv)
@@ -381,7 +383,7 @@ describe("sbx container-init", function()
     code, err = run { "/nonexistent/plan.json" }
     assert.equal(1, code)
     assert.matches("/nonexistent/plan.json", err, 1, true)
-    local path = os.tmpname()
+    local path = scratch.path("plan.json")
     for _, text in ipairs { "not json", "[1, 2]", '"a string"' } do
       local file = io.open(path, "w")
       file:write(text)
@@ -398,7 +400,6 @@ describe("sbx container-init", function()
     })
     file:close()
     code, err = run { path }
-    os.remove(path)
     assert.equal(1, code)
     assert.matches("first process of a PID namespace", err, 1, true)
   end)

@@ -28,7 +28,7 @@ PY
     abstract="sbx-it-abstract-$$"
     /usr/bin/python3 "$shared/servers.py" "$token" "$abstract" > "$scratch/port" &
     server_pid=$!
-    at_exit "kill $server_pid 2> /dev/null"
+    at_exit 'end_processes $server_pid'
     for _ in $(seq 50); do [ -s "$scratch/port" ] && break; sleep 0.1; done
     port=$(cat "$scratch/port")
     # Bounded: in private mode a connection to the gateway goes out to the real

@@ -32,7 +32,7 @@ function_setup() {
         chmod 644 "$shared/Xauthority"
         Xvfb ":$display" -auth "$shared/Xauthority" -nolisten tcp -screen 0 640x480x24 > "$scratch/xvfb.log" 2>&1 &
         xvfb_pid=$!
-        at_exit "kill $xvfb_pid 2> /dev/null"
+        at_exit 'end_processes $xvfb_pid'
         for _ in $(seq 100); do [ -e "/tmp/.X11-unix/X$display" ] && break; sleep 0.1; done
     fi
 
@@ -115,6 +115,9 @@ function_checks() {
         bus="unix:path=$busdir/bus"
         as_id dbus-daemon --session --address="$bus" --fork --print-pid > "$scratch/bus-$who.pid"
         as_id env DBUS_SESSION_BUS_ADDRESS="$bus" timeout 60 gdbus monitor --session --dest org.freedesktop.DBus > /dev/null 2>&1 &
+        monitor=$!
+        # The bus and its monitor end at exit, also when a check fails.
+        at_exit "end_processes $monitor \$(cat '$scratch/bus-$who.pid'); rm -rf '$busdir'"
         list_names="dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.ListNames"
         sleep 0.5
         host_unique=$(as_id env DBUS_SESSION_BUS_ADDRESS="$bus" $list_names 2>&1 | grep -c '":1\.')
@@ -132,8 +135,6 @@ function_checks() {
             && printf '%s' "$out" | grep -q '"org.freedesktop.DBus"' && [ "$host_unique" -ge 2 ] && [ "$inside_unique" -le 1 ]; then
             pass "$who: the session bus is reachable only through the filtering proxy ($host_unique clients on the host, $inside_unique seen inside)"
         else fail "$who: the session bus is reachable only through the filtering proxy" "host saw $host_unique, inside: $out"; fi
-        kill "$(cat "$scratch/bus-$who.pid")" 2> /dev/null
-        rm -rf "$busdir"
     else skip "$who: session bus through xdg-dbus-proxy" "dbus-daemon, gdbus or xdg-dbus-proxy is not installed"; fi
 
     # The real Claude Code, one turn against the scripted model server on

@@ -139,7 +139,7 @@ local function launch(request, host, make_plan)
       return nil, err .. " (--network host or none work without it)", 1
     end
   end
-  local start_time = sandbox().start_time(box.pid)
+  local start_time = require("sbx.pidfd").start_time(box.pid)
   local started, start_err = box:start()
   if not started then
     box:close()

@@ -12,7 +12,7 @@ local M = {}
 
 function M.dir() return paths.state_dir() .. "/running" end
 
-local function engine() return require "sbx.sandbox" end
+local function pidfd() return require "sbx.pidfd" end
 
 -- Records the sandbox whose init is BOX ({pid}) for REQUEST, with the
 -- backend's own fields in EXTRA. Returns the entry's file, or nil and a
@@ -51,7 +51,7 @@ end
 
 -- Whether the process ENTRY names is still the sandbox's init.
 function M.alive(entry)
-  return engine().start_time(entry.pid) == entry.start_time
+  return pidfd().start_time(entry.pid) == entry.start_time
 end
 
 -- The live entries, oldest first, each with its `file`; for one project
