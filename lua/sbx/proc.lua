@@ -93,6 +93,22 @@ function M.with_argument(value)
   return found
 end
 
+-- PID's name (/proc/PID/comm: what it calls itself, which no other
+-- process may change), or nil when it is gone.
+function M.comm(pid)
+  local text = fs.read("/proc/" .. pid .. "/comm")
+  return text and (text:gsub("\n$", ""))
+end
+
+-- The pids of PID's children now (its main thread's).
+function M.children(pid)
+  local list = {}
+  for child in (fs.read(("/proc/%d/task/%d/children"):format(pid, pid)) or ""):gmatch("%d+") do
+    list[#list + 1] = tonumber(child)
+  end
+  return list
+end
+
 -- PID's resident memory in bytes (0 when it is gone).
 function M.rss_bytes(pid)
   local kib = (fs.read("/proc/" .. pid .. "/status") or ""):match("\nVmRSS:%s+(%d+) kB")

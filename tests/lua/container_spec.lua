@@ -404,3 +404,21 @@ describe("sbx container-init", function()
     assert.matches("first process of a PID namespace", err, 1, true)
   end)
 end)
+
+describe("what the container launcher reads in /proc", function()
+  local proc = require "sbx.proc"
+  local uv = require "luv"
+
+  it("a process's children and the name each calls itself", function()
+    local handle, pid = uv.spawn("sleep", { args = { "30" } }, function() end)
+    assert.truthy(handle, pid)
+    finally(function()
+      uv.kill(pid, "sigkill")
+      handle:close()
+    end)
+    assert.is_true(has(proc.children(uv.os_getpid()), pid), "sleep is among our children")
+    assert.equal("sleep", proc.comm(pid))
+    assert.is_nil(proc.comm(99999999))
+    assert.same({}, proc.children(99999999))
+  end)
+end)

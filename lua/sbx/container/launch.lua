@@ -13,6 +13,7 @@ local network = require "sbx.run.network"
 local nspawn = require "sbx.container.nspawn"
 local paths = require "sbx.paths"
 local pidfd = require "sbx.pidfd"
+local proc = require "sbx.proc"
 local registry = require "sbx.run.registry"
 local relay = require "sbx.run.relay"
 local state = require "sbx.run.state"
@@ -160,18 +161,13 @@ local function wait_for(container, what, check)
   return nil, ("%s did not happen within %d s"):format(what, M.START_TIMEOUT_MS // 1000)
 end
 
-local function comm_of(pid)
-  return (fs.read(("/proc/%d/comm"):format(pid)) or ""):gsub("\n$", "")
-end
-
 -- The container's init: nspawn's child, once it calls itself by the name
 -- the engine gives an init waiting for its go (before that, a signal to
 -- it would be lost). Waits.
 local function find_init(container)
   return wait_for(container, "the sandbox's init started", function()
-    local children = fs.read(("/proc/%d/task/%d/children"):format(container.pid, container.pid)) or ""
-    for pid in children:gmatch("%d+") do
-      if comm_of(tonumber(pid)) == sandbox().adopt_waiting_name then return tonumber(pid) end
+    for _, pid in ipairs(proc.children(container.pid)) do
+      if proc.comm(pid) == sandbox().adopt_waiting_name then return pid end
     end
   end)
 end
@@ -265,7 +261,7 @@ local function start(request, host, make_plan)
   local entry = { pid = init, start_time = start_time, network = request.network, file = file }
   if detached then
     local done, wait_err = wait_for(container, "the sandbox's tmux session started", function()
-      return comm_of(init) == sandbox().entry_done_name
+      return proc.comm(init) == sandbox().entry_done_name
     end)
     if not done then
       registry.unregister(file)
