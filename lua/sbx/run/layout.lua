@@ -282,9 +282,9 @@ local function entry(m, request, spec, host, options)
   if request.join then
     return { "tmux", "-S", M.tmux_socket, "attach-session", "-t", M.tmux_session }
   end
-  local argv = { "tmux", "-S", M.tmux_socket, "-f", M.tmux_conf, "new-session",
-    "-s", M.tmux_session, "-n", request.project.name, "--" }
-  if options.detached_tmux then table.insert(argv, 7, "-d") end
+  local argv = { "tmux", "-S", M.tmux_socket, "-f", M.tmux_conf, "new-session" }
+  if options.detached_tmux then argv[#argv + 1] = "-d" end
+  with_args(argv, { "-s", M.tmux_session, "-n", request.project.name, "--" })
   return with_args(argv, inner)
 end
 
