@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -164,8 +165,13 @@ void sbx_init_supervise(pid_t entry, int wait_for_all)
                 /* ECHILD: nothing left at all. */
                 _exit(entry_code < 0 ? 1 : entry_code);
             }
-            if (pid == entry)
+            if (pid == entry) {
                 entry_code = status_to_code(status);
+                /* Said where the caller can see it (the comm of a process
+                 * is its own to set): the entry ended, the rest goes on. */
+                if (wait_for_all)
+                    prctl(PR_SET_NAME, SBX_INIT_ENTRY_DONE_NAME, 0, 0, 0);
+            }
         }
         if (entry_code >= 0 && !wait_for_all)
             _exit(entry_code);

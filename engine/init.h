@@ -14,6 +14,10 @@
  * fails, with a message on stderr. */
 void sbx_init_exec_entry(const struct sbx_plan *plan, int pty_slave) __attribute__((noreturn));
 
+/* What the supervisor calls itself (/proc/PID/comm) once its entry has
+ * ended and it waits for the rest (WAIT_FOR_ALL). */
+#define SBX_INIT_ENTRY_DONE_NAME "sbx-entry-done"
+
 /* Forwards termination signals to ENTRY's process group and reaps every
  * child. Exits with the entry's status (128 + signal when killed) once the
  * entry has ended, or, with WAIT_FOR_ALL, once no child is left. SIGNALS

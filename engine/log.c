@@ -25,14 +25,7 @@ int sbx_log_level_from_name(const char *name)
     return -1;
 }
 
-const char *sbx_log_level_name(enum sbx_log_level level)
-{
-    return level <= SBX_LOG_OFF ? level_names[level] : "?";
-}
-
 void sbx_log_set_level(enum sbx_log_level level) { current_level = level; }
-
-enum sbx_log_level sbx_log_get_level(void) { return current_level; }
 
 int sbx_log_set_file(const char *path)
 {
@@ -125,22 +118,6 @@ static int l_info(lua_State *L) { return log_at_level(L, SBX_LOG_INFO); }
 static int l_warn(lua_State *L) { return log_at_level(L, SBX_LOG_WARN); }
 static int l_error(lua_State *L) { return log_at_level(L, SBX_LOG_ERROR); }
 
-static int l_set_level(lua_State *L)
-{
-    const char *name = luaL_checkstring(L, 1);
-    int level = sbx_log_level_from_name(name);
-    if (level < 0)
-        return luaL_argerror(L, 1, "expected debug, info, warn, error or off");
-    sbx_log_set_level((enum sbx_log_level)level);
-    return 0;
-}
-
-static int l_level(lua_State *L)
-{
-    lua_pushstring(L, sbx_log_level_name(current_level));
-    return 1;
-}
-
 static int l_set_file(lua_State *L)
 {
     const char *path = luaL_optstring(L, 1, NULL);
@@ -159,9 +136,8 @@ int luaopen_sbx_log(lua_State *L);
 int luaopen_sbx_log(lua_State *L)
 {
     static const luaL_Reg functions[] = {
-        {"debug", l_debug},         {"info", l_info},   {"warn", l_warn},
-        {"error", l_error},         {"level", l_level}, {"set_level", l_set_level},
-        {"set_file", l_set_file},   {NULL, NULL},
+        {"debug", l_debug}, {"info", l_info},         {"warn", l_warn},
+        {"error", l_error}, {"set_file", l_set_file}, {NULL, NULL},
     };
     luaL_newlib(L, functions);
     return 1;

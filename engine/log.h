@@ -15,10 +15,8 @@ void sbx_log_init_from_env(void);
 
 /* Returns the level, or -1 for an unknown name. */
 int sbx_log_level_from_name(const char *name);
-const char *sbx_log_level_name(enum sbx_log_level level);
 
 void sbx_log_set_level(enum sbx_log_level level);
-enum sbx_log_level sbx_log_get_level(void);
 
 /* Appends to PATH from now on; NULL goes back to stderr. 0 or -errno. */
 int sbx_log_set_file(const char *path);

@@ -337,10 +337,12 @@ static void read_namespaces(struct reader *r, int plan_index)
         fail(r, "plan.namespaces must include user, mount, pid, ipc, uts and cgroup");
 }
 
-static void read_id_map(struct reader *r, int plan_index, const char *key, unsigned *inside,
-                        unsigned *outside)
+/* 1 when the map was there, 0 when it was not (an OPTIONAL one). */
+static int read_id_map(struct reader *r, int plan_index, const char *key, unsigned *inside,
+                       unsigned *outside, int optional)
 {
-    if (field(r, plan_index, "plan", key, LUA_TTABLE, 0)) {
+    int present = field(r, plan_index, "plan", key, LUA_TTABLE, optional);
+    if (present) {
         static const char *const allowed[] = {"inside", "outside", NULL};
         int map = lua_gettop(r->L);
         char where[16];
@@ -354,6 +356,7 @@ static void read_id_map(struct reader *r, int plan_index, const char *key, unsig
         *outside = (unsigned)out;
     }
     lua_pop(r->L, 1);
+    return present;
 }
 
 static void read_env(struct reader *r, int plan_index)
@@ -485,8 +488,8 @@ int sbx_plan_from_lua(lua_State *L, int index, enum sbx_plan_scope scope, struct
     refuse_unknown_keys(&r, index, "plan", allowed);
     if (scope == SBX_PLAN_FULL && !r.failed) {
         read_namespaces(&r, index);
-        read_id_map(&r, index, "uid_map", &plan->uid_inside, &plan->uid_outside);
-        read_id_map(&r, index, "gid_map", &plan->gid_inside, &plan->gid_outside);
+        read_id_map(&r, index, "uid_map", &plan->uid_inside, &plan->uid_outside, 0);
+        read_id_map(&r, index, "gid_map", &plan->gid_inside, &plan->gid_outside, 0);
         plan->has_id_maps = !r.failed;
         plan->hostname = string_field(&r, index, "plan", "hostname", 0);
         plan->die_with_parent = true;
@@ -496,6 +499,14 @@ int sbx_plan_from_lua(lua_State *L, int index, enum sbx_plan_scope scope, struct
         if (plan->hostname && strlen(plan->hostname) > 64)
             fail(&r, "plan.hostname is longer than 64 bytes");
         read_mounts(&r, index);
+    }
+    if (scope == SBX_PLAN_PROCESS && !r.failed) {
+        /* Who the process is inside, when the plan says (both or neither). */
+        int uid = read_id_map(&r, index, "uid_map", &plan->uid_inside, &plan->uid_outside, 1);
+        int gid = read_id_map(&r, index, "gid_map", &plan->gid_inside, &plan->gid_outside, 1);
+        if (uid != gid && !r.failed)
+            fail(&r, "plan.uid_map and plan.gid_map go together");
+        plan->has_id_maps = uid && gid && !r.failed;
     }
     if (!r.failed)
         read_process_fields(&r, index);

@@ -54,7 +54,7 @@ struct sbx_plan {
     int namespaces; /* CLONE_NEW* flags */
     uid_t uid_inside, uid_outside;
     gid_t gid_inside, gid_outside;
-    bool has_id_maps;
+    bool has_id_maps; /* always in a full plan; a process plan may leave them out */
     const char *hostname;
     struct sbx_mount_op *mounts;
     size_t mount_count;
@@ -76,7 +76,8 @@ struct sbx_plan {
 /* Which parts of a plan sbx_plan_from_lua reads. */
 enum sbx_plan_scope {
     SBX_PLAN_FULL,    /* a new sandbox */
-    SBX_PLAN_PROCESS, /* joining one: env, cwd, argv, seccomp, limits, terminal */
+    SBX_PLAN_PROCESS, /* joining one: env, cwd, argv, seccomp, limits, terminal, and the
+                         ids inside (uid_map, gid_map) when given */
 };
 
 /* Reads and checks the plan table at INDEX. On failure returns -1 with a

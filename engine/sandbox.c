@@ -13,6 +13,7 @@
  * PID namespace, which it then supervises from outside. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -28,6 +29,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -40,6 +43,10 @@
 #include "mounts.h"
 #include "plan.h"
 #include "process.h"
+
+/* What an adopted init calls itself (/proc/PID/comm) while it waits for
+ * the caller's go. */
+#define SBX_ADOPT_WAITING_NAME "sbx-init-wait"
 
 /* How long start() waits for the child to report. Building a root is
  * milliseconds; a hung network mount among the sources is not. */
@@ -170,6 +177,27 @@ static void __attribute__((noreturn)) sandbox_child(const struct sbx_plan *plan,
     supervise(plan, start_entry(plan, control));
 }
 
+/* A caller whose uid the sandbox's user namespace does not map (root
+ * joining a container sandbox, whose ids nspawn shifted) takes the plan's
+ * ids there, with the capabilities joining gave it in that namespace; a
+ * caller it maps is those ids already. 0, or -1 with ERR. */
+static int become_inside_ids(const struct sbx_plan *plan, char *err, size_t err_len)
+{
+    if (getgid() != plan->gid_inside &&
+        setresgid(plan->gid_inside, plan->gid_inside, plan->gid_inside) < 0) {
+        snprintf(err, err_len, "taking gid %u in the sandbox: %s", plan->gid_inside,
+                 strerrordesc_np(errno));
+        return -1;
+    }
+    if (getuid() != plan->uid_inside &&
+        setresuid(plan->uid_inside, plan->uid_inside, plan->uid_inside) < 0) {
+        snprintf(err, err_len, "taking uid %u in the sandbox: %s", plan->uid_inside,
+                 strerrordesc_np(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static void __attribute__((noreturn)) enter_child(const struct sbx_plan *plan, int control,
                                                   int target, int namespaces, int root)
 {
@@ -177,6 +205,10 @@ static void __attribute__((noreturn)) enter_child(const struct sbx_plan *plan, i
     setsid();
     wait_for_go(control);
     char err[256];
+    /* Root's supplementary groups stay outside; an ordinary caller may not
+     * drop its own, and takes none in (its sandbox maps no group of them). */
+    if (setgroups(0, NULL) < 0 && errno != EPERM)
+        fail_setup(control, errno, "dropping the supplementary groups failed");
     if (setns(target, namespaces) < 0) {
         snprintf(err, sizeof err, "joining the sandbox's namespaces: %s", strerrordesc_np(errno));
         fail_setup(control, errno, err);
@@ -187,6 +219,8 @@ static void __attribute__((noreturn)) enter_child(const struct sbx_plan *plan, i
     }
     close(root);
     close(target);
+    if (plan->has_id_maps && become_inside_ids(plan, err, sizeof err) < 0)
+        fail_setup(control, EPERM, err);
     /* Joining a PID namespace applies to children: the entry is forked
      * inside, and this process supervises it from outside. */
     supervise(plan, start_entry(plan, control));
@@ -235,6 +269,85 @@ static int write_id_maps(const struct sbx_plan *plan, pid_t pid, char *err, size
         snprintf(err + strlen(err), err_len - strlen(err),
                  " (an unprivileged user may map only its own ids)");
     return rc;
+}
+
+/* ---- adopting a PID namespace that someone else made (systemd-nspawn) ---- */
+
+/* Waits for SIGUSR1, the caller's go (its network is ready); a stop signal
+ * instead ends the sandbox before anything ran in it. The signals are
+ * blocked already: an init would ignore them otherwise, which is why the
+ * caller sends its go only once it sees SBX_ADOPT_WAITING_NAME. */
+static void await_go_signal(void)
+{
+    static const int awaited[] = {SIGUSR1, SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof awaited / sizeof awaited[0]; i++)
+        sigaddset(&set, awaited[i]);
+    prctl(PR_SET_NAME, SBX_ADOPT_WAITING_NAME, 0, 0, 0);
+    for (;;) {
+        int sig = sigwaitinfo(&set, NULL);
+        if (sig == SIGUSR1)
+            break;
+        if (sig > 0)
+            _exit(128 + sig);
+    }
+    prctl(PR_SET_NAME, "sbx-init", 0, 0, 0);
+}
+
+/* nspawn makes the console PID 1's controlling terminal; the entry's own
+ * session takes it instead. Leaving it sends our process group a SIGHUP,
+ * taken here so that it is not passed on to the entry. */
+static int release_terminal(int fd)
+{
+    if (tcgetsid(fd) != getsid(0))
+        return 0;
+    if (ioctl(fd, TIOCNOTTY) < 0)
+        return -errno;
+    sigset_t hangup;
+    sigemptyset(&hangup);
+    sigaddset(&hangup, SIGHUP);
+    const struct timespec now = {0, 0};
+    while (sigtimedwait(&hangup, NULL, &now) == SIGHUP)
+        ;
+    return 0;
+}
+
+static int adopt(const struct sbx_plan *plan, char *err, size_t err_len)
+{
+    if (getpid() != 1) {
+        snprintf(err, err_len, "only the first process of a PID namespace can become its init");
+        return -1;
+    }
+    sigset_t old_mask;
+    sbx_init_block_signals(&old_mask);
+    await_go_signal();
+    int terminal = plan->terminal == SBX_TERMINAL_PTY && isatty(STDIN_FILENO) ? STDIN_FILENO : -1;
+    int rc = terminal >= 0 ? release_terminal(terminal) : 0;
+    if (rc < 0) {
+        snprintf(err, err_len, "handing on the console: %s", strerrordesc_np(-rc));
+        return -1;
+    }
+    /* The sandbox's own user namespace inside the container's: the plan's
+     * uid inside maps to ours, which the container's ID-mapped mounts map
+     * back to the caller's on the host. */
+    if (unshare(CLONE_NEWUSER) < 0) {
+        snprintf(err, err_len, "cannot make the sandbox's user namespace: %s",
+                 strerrordesc_np(errno));
+        return -1;
+    }
+    if (write_id_maps(plan, getpid(), err, err_len) < 0)
+        return -1;
+    pid_t entry = _Fork();
+    if (entry == 0) {
+        sbx_init_restore_signals(&old_mask);
+        sbx_init_exec_entry(plan, terminal);
+    }
+    if (entry < 0) {
+        snprintf(err, err_len, "cannot fork the entry process: %s", strerrordesc_np(errno));
+        return -1;
+    }
+    supervise(plan, entry);
 }
 
 static void kill_and_reap(struct box *box)
@@ -527,6 +640,21 @@ static int l_enter(lua_State *L)
     return push_box(L, &box);
 }
 
+/* sandbox.adopt(plan): see docs/plan.md. Returns only on failure. */
+static int l_adopt(lua_State *L)
+{
+    struct sbx_plan plan;
+    if (read_plan(L, 1, SBX_PLAN_PROCESS, &plan) < 0)
+        return 2;
+    char err[1024];
+    if (!plan.has_id_maps)
+        snprintf(err, sizeof err, "plan.uid_map and plan.gid_map are needed to adopt");
+    else
+        adopt(&plan, err, sizeof err);
+    sbx_plan_free(&plan);
+    return push_failure(L, err);
+}
+
 static int l_open(lua_State *L)
 {
     lua_Integer pid = luaL_checkinteger(L, 1);
@@ -537,20 +665,6 @@ static int l_open(lua_State *L)
     if (open_running((pid_t)pid, (unsigned long long)start_time, &box, err, sizeof err) < 0)
         return push_failure(L, err);
     return push_box(L, &box);
-}
-
-static int l_start_time(lua_State *L)
-{
-    lua_Integer pid = luaL_checkinteger(L, 1);
-    unsigned long long start_time;
-    int rc = pid > 0 ? sbx_process_start_time((pid_t)pid, &start_time) : -ESRCH;
-    if (rc < 0) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "process %d: %s", (int)pid, strerror(-rc));
-        return 2;
-    }
-    lua_pushinteger(L, (lua_Integer)start_time);
-    return 1;
 }
 
 static int l_pty_set_size(lua_State *L)
@@ -679,7 +793,7 @@ int luaopen_sbx_sandbox(lua_State *L)
     static const luaL_Reg functions[] = {
         {"check", l_check},           {"spawn", l_spawn},
         {"enter", l_enter},           {"open", l_open},
-        {"start_time", l_start_time},
+        {"adopt", l_adopt},
         {"pty_set_size", l_pty_set_size}, {NULL, NULL},
     };
     luaL_newmetatable(L, BOX_METATABLE);
@@ -693,5 +807,9 @@ int luaopen_sbx_sandbox(lua_State *L)
     lua_setfield(L, -2, "__close");
     lua_pop(L, 1);
     luaL_newlib(L, functions);
+    lua_pushstring(L, SBX_ADOPT_WAITING_NAME);
+    lua_setfield(L, -2, "adopt_waiting_name");
+    lua_pushstring(L, SBX_INIT_ENTRY_DONE_NAME);
+    lua_setfield(L, -2, "entry_done_name");
     return 1;
 }

@@ -2,6 +2,8 @@
 # check DESC CMD...   passes when CMD exits 0
 # pass DESC / fail DESC [WHY] / skip DESC REASON
 # finish              prints the plan; call last
+# end_processes PID...  ends them: SIGTERM, then SIGKILL after 5 s
+# procs ARGS...       tests/support/procs.lua: process trees, identities
 SBX=${SBX:-$PWD/sbx}
 tap_count=0
 tap_failed=0
@@ -19,6 +21,26 @@ check() {
     if output=$("$@" 2>&1); then pass "$desc"; else fail "$desc" "$output"; fi
 }
 finish() { echo "1..$tap_count"; [ "$tap_failed" -eq 0 ]; }
+
+procs() { "$SBX" lua "$PWD/tests/support/procs.lua" -- "$@"; }
+
+# Asked first, Xvfb, tmux and the like remove their lock files and sockets
+# themselves; only what is still there after 5 s gets SIGKILL. A zombie
+# has ended (its parent, often init, reaps it).
+end_processes() {
+    end_tries=0
+    while :; do
+        end_left=""
+        for end_pid in "$@"; do
+            case "$(ps -o stat= -p "$end_pid" 2> /dev/null)" in ""|Z*) ;; *) end_left="$end_left $end_pid" ;; esac
+        done
+        [ -z "$end_left" ] && return 0
+        [ $end_tries -eq 0 ] && kill -TERM $end_left 2> /dev/null
+        [ $end_tries -ge 50 ] && { kill -KILL $end_left 2> /dev/null; return 0; }
+        end_tries=$((end_tries + 1))
+        sleep 0.1
+    done
+}
 
 # A scratch directory removed at exit, after the commands given to
 # at_exit (last given, first run): helpers stop what they started there.

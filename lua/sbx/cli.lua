@@ -12,7 +12,8 @@ local args = require "sbx.args"
 
 local M = {}
 
--- In the order `sbx help` lists them.
+-- In the order `sbx help` lists them (but the hidden ones, which sbx runs
+-- itself).
 M.commands = {
   { "run", "sbx.cmd.run" },
   { "ps", "sbx.cmd.ps" },
@@ -22,6 +23,7 @@ M.commands = {
   { "help", "sbx.cmd.help" },
   { "lua", "sbx.cmd.lua" },
   { "manager", "sbx.cmd.manager" },
+  { "container-init", "sbx.cmd.container_init", hidden = true },
 }
 
 function M.find(name)
@@ -49,7 +51,7 @@ end
 function M.overview(program)
   local lines = { ("usage: %s <command> [options]"):format(program), "", "commands:" }
   for _, entry in ipairs(M.commands) do
-    lines[#lines + 1] = ("  %-9s %s"):format(entry[1], M.find(entry[1]).summary)
+    if not entry.hidden then lines[#lines + 1] = ("  %-9s %s"):format(entry[1], M.find(entry[1]).summary) end
   end
   lines[#lines + 1] = ""
   lines[#lines + 1] = ("Run '%s <command> --help' for a command's options."):format(program)

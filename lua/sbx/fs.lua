@@ -62,4 +62,30 @@ function M.write_atomic(path, data, mode, options)
   return true
 end
 
+-- Removes DIR and everything below it. Links are removed, never followed;
+-- a directory on another file system (a mount point) is left, and so is
+-- DIR then. Returns true, or nil, a message and the error name.
+function M.remove_tree(dir)
+  local top = uv.fs_lstat(dir)
+  if not top then return true end
+  local function remove(path, stat)
+    if stat.type ~= "directory" then return uv.fs_unlink(path) end
+    if stat.dev ~= top.dev then return nil, path .. " is a mount point", "EBUSY" end
+    local scan, err, code = uv.fs_scandir(path)
+    if not scan then return nil, err, code end
+    while true do
+      local name = uv.fs_scandir_next(scan)
+      if not name then break end
+      local child = path .. "/" .. name
+      local child_stat = uv.fs_lstat(child)
+      if child_stat then
+        local ok, child_err, child_code = remove(child, child_stat)
+        if not ok then return nil, child_err, child_code end
+      end
+    end
+    return uv.fs_rmdir(path)
+  end
+  return remove(dir, top)
+end
+
 return M

@@ -73,12 +73,13 @@ second=$(json 'b["id"]')
 
 status=$(api POST /api/sandboxes -H 'Content-Type: application/json' \
     -d "{\"name\":\"a vm\",\"backend\":\"vm\",\"project_dir\":\"$project\"}")
-if [ "$status" = 201 ] && json 'b["qemu_qmp_socket"] == "'"$state/qmp/"'" + b["id"] + ".sock"
+if [ "$status" = 201 ] && json 'b["qemu_qmp_socket"] == "'"$state/qmp/"'" + b["id"] + "/qmp.sock"
     and b["display_num"] is None and b["pid_xvfb"] is None' | grep -q True; then
     pass "a VM sandbox gets its QMP socket path and no Xvfb"
 else fail "a VM sandbox gets its QMP socket path and no Xvfb" "$status $(cat "$scratch/body")"; fi
 vm=$(json 'b["id"]')
 check "DELETE the VM sandbox: 204" test "$(api DELETE "/api/sandboxes/$vm")" = 204
+check "and its QMP directory is gone" test ! -e "$state/qmp/$vm"
 
 status=$(api GET /api/sandboxes)
 if [ "$status" = 200 ] && [ "$(json '",".join(s["id"] for s in b)')" = "$second,$first" ]; then

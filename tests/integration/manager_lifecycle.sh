@@ -66,8 +66,7 @@ check "a sandbox made after a restart gets the new manager's environment" test "
 check "DELETE it: 204" test "$(api DELETE "/api/sandboxes/$rotated_id")" = 204
 
 # Stopping it now ends processes this manager did not start.
-tree=$(ps -e -o pid=,ppid= | awk -v root="$pane" '
-    { parent[$1] = $2 } END { for (p in parent) { q = p; while (q && q != root) q = parent[q]; if (q == root) print p } }')
+tree=$(procs tree "$pane")
 check "POST stop on the survivor: 204" test "$(api POST "/api/sandboxes/$alive_id/stop")" = 204
 left=""
 for p in $tree; do alive "$p" && left="$left $p"; done
@@ -171,7 +170,7 @@ for r in json.load(open('$burst/state.json'))['sandboxes'].values():
     if r['status'] == 'running': print(r['tmux_session'])" | sort)
 if [ "$sessions" = "$recorded" ]; then pass "every running record has its session and no session is unaccounted for"
 else fail "every running record has its session and no session is unaccounted for" "sessions: $sessions / records: $recorded"; fi
-xvfbs=$(for p in $(pgrep -x Xvfb); do { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null | grep -q -- "-fbdir $burst/fb/" && echo "$p"; done | sort)
+xvfbs=$(xvfbs_of "$burst" | sort)
 recorded=$(python3 -c "
 import json
 for r in json.load(open('$burst/state.json'))['sandboxes'].values():
@@ -183,8 +182,7 @@ else fail "every running record has its Xvfb and no Xvfb of a half-made one is l
 status=$(api GET /api/sandboxes)
 victim=$(json '[s["id"] for s in b if s["status"] == "running"][0]')
 pane=$(pane_pid "$victim")
-tree=$(ps -e -o pid=,ppid= | awk -v root="$pane" '
-    { parent[$1] = $2 } END { for (p in parent) { q = p; while (q && q != root) q = parent[q]; if (q == root) print p } }')
+tree=$(procs tree "$pane")
 check "DELETE a running sandbox: 204" test "$(api DELETE "/api/sandboxes/$victim")" = 204
 left=""
 for p in $tree; do alive "$p" && left="$left $p"; done

@@ -288,10 +288,11 @@ cat > "$scratch/run_claude.sh" <<SH
 export HOME='$HOME' ANTHROPIC_BASE_URL='$ANTHROPIC_BASE_URL' ANTHROPIC_API_KEY='$ANTHROPIC_API_KEY'
 export HTTPS_PROXY='$HTTPS_PROXY' HTTP_PROXY='$HTTP_PROXY' NO_PROXY='$NO_PROXY'
 export DISABLE_TELEMETRY=1 DISABLE_AUTOUPDATER=1 CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL=1
+export TMPDIR='$claude_tmpdir'
 unset CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC
 cd '$project' && exec '$claude_bin'
 SH
-tmux="tmux -L sbx-model-server-$$ -f /dev/null"
+tmux="tmux -S $scratch/tmux.sock -f /dev/null"
 at_exit "$tmux kill-server 2> /dev/null"
 $tmux new-session -d -x 150 -y 40 "sh '$scratch/run_claude.sh'"
 # screen_shows TEXT: waits (a liveness bound, not a timing) for TEXT.

@@ -6,6 +6,7 @@ if [ "$(id -u)" -ne 0 ]; then
     skip "sandbox spec as an unprivileged user" "the suite runs as uid $(id -u) already"
     finish; exit
 fi
-# nobody: no home, no groups; the spec only needs /tmp.
-exec setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp \
+# nobody: no home, no groups; the spec only needs /tmp. Not exec'd: the
+# scratch directory tests/lib.sh made is removed at exit.
+setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp \
     "$SBX" lua /usr/bin/busted -- tests/lua/sandbox_spec.lua

@@ -27,7 +27,7 @@ status=$(api POST /api/sandboxes -H 'Content-Type: application/json' \
 id=$(json 'b["id"]')
 qmp=$(json 'b["qemu_qmp_socket"]')
 check "POST /api/sandboxes with backend vm makes one (201)" test "$status" = 201
-check "its QMP socket is the manager's" test "$qmp" = "$state/qmp/$id.sock"
+check "its QMP socket is in a directory of its own in the manager's state" test "$qmp" = "$state/qmp/$id/qmp.sock"
 
 # The guest's own screen: virtio-gpu's 1280x800 (QEMU's placeholder for a
 # display no guest set up yet is 640x480), with something drawn on it.
@@ -50,11 +50,13 @@ else
 fi
 api GET "/api/sandboxes/$id" > /dev/null
 check "the sandbox is running" test "$(json 'b["status"]')" = running
-check "QEMU runs, named after the project" sh -c "test -n \"\$(pgrep -f 'qemu-system-x86_64 -name sbx-vmproj-$$ ')\""
+qemu_runs() { [ -n "$(vm_qemu_left)" ]; }
+no_qemu_left() { [ -z "$(vm_qemu_left)" ]; }
+check "QEMU runs, named after the project" qemu_runs
 
 status=$(api POST "/api/sandboxes/$id/stop")
 check "POST /api/sandboxes/<id>/stop (204)" test "$status" = 204
-if wait_for "no QEMU" 20 sh -c "test -z \"\$(pgrep -f 'qemu-system-x86_64 -name sbx-vmproj-$$ ')\""; then
+if wait_for "no QEMU" 20 no_qemu_left; then
     pass "stopped: no QEMU is left"
 else fail "stopped: no QEMU is left" "$(vm_qemu_left)"; fi
 check "and no QMP socket" test ! -e "$qmp"

@@ -1,6 +1,7 @@
--- The bubblewrap backend as a pure function: made-up hosts in, plans out.
+-- The bubblewrap backend as a pure function: made-up hosts in, plans out
+-- (its layout, lua/sbx/run/layout.lua, is the container and vm backends' too).
 local backend = require "backends.bubblewrap"
-local contents = require "sbx.run.contents"
+local layout = require "sbx.run.layout"
 local spec = require "sbx.spec"
 local xauth = require "sbx.xauth"
 
@@ -121,7 +122,7 @@ describe("the bubblewrap plan", function()
   it("writes read-write only to the project, ~/.claude and the state directory's parts", function()
     local plan = make()
     local allowed = { [HOME .. "/src/proj"] = true, [HOME .. "/.claude"] = true }
-    for _, bind in ipairs(contents.state_binds) do allowed[STATE .. "/" .. bind[1]] = true end
+    for _, bind in ipairs(layout.state_binds) do allowed[STATE .. "/" .. bind[1]] = true end
     for _, op in ipairs(plan.mounts) do
       if op.op == "bind" and not op.readonly then
         assert.truthy(allowed[op.source], "read-write bind of " .. op.source)

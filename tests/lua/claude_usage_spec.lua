@@ -44,14 +44,14 @@ local function session_text()
   }
 end
 
+local scratches = dofile("tests/lua/support/scratch.lua")
+teardown(scratches.clean)
 local scratch
 before_each(function()
-  scratch = os.tmpname()
-  os.remove(scratch)
-  assert(uv.fs_mkdir(scratch, tonumber("755", 8)))
+  scratch = scratches.dir(tonumber("755", 8))
 end)
 after_each(function()
-  os.execute("rm -rf '" .. scratch .. "'")
+  scratches.remove(scratch)
 end)
 
 local function write(path, text, mode)
@@ -243,10 +243,9 @@ describe("the cost estimate", function()
   end)
 
   it("refuses a malformed price in the user's config", function()
-    local path = os.tmpname() .. ".lua"
+    local path = scratches.path("config.lua")
     write(path, 'table.insert(spec.prices, { model = "x", input = "cheap" })\n')
     local resolved, err = spec.load(path)
-    os.remove(path)
     assert.is_nil(resolved)
     assert.truthy(err:find("prices", 1, true))
   end)

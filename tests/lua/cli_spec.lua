@@ -2,10 +2,12 @@
 local cli = require "sbx.cli"
 local main = require "sbx.main"
 local args = require "sbx.args"
+local scratch = dofile("tests/lua/support/scratch.lua")
+teardown(scratch.clean)
 
 -- Runs fn with io.stdout/io.stderr captured; returns result, out, err.
 local function captured(fn)
-  local out_path, err_path = os.tmpname(), os.tmpname()
+  local out_path, err_path = scratch.path("out"), scratch.path("err")
   local saved_out, saved_err = io.stdout, io.stderr
   io.stdout, io.stderr = io.open(out_path, "w"), io.open(err_path, "w")
   local ok, result = pcall(fn)
@@ -30,6 +32,13 @@ describe("sbx command line", function()
     assert.equal(2, code)
     assert.truthy(err:find("unknown option '--nope'", 1, true))
     assert.truthy(err:find("usage: sbx spec", 1, true))
+  end)
+
+  it("lists every command in sbx help but the hidden ones, which sbx runs itself", function()
+    local text = cli.overview("sbx")
+    for _, entry in ipairs(cli.commands) do
+      assert.equal(not entry.hidden, text:find("\n  " .. entry[1] .. " ", 1, true) ~= nil, entry[1])
+    end
   end)
 
   it("prints help for every command with its options, and exits 0", function()

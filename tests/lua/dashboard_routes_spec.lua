@@ -12,13 +12,9 @@ local router_module = require "sbx.web.router"
 local routes = require "sbx.web.routes"
 local paths = require "sbx.paths"
 local claude_usage = require "sbx.dashboard.claude_usage"
-
-local function free_display()
-  for _ = 1, 50 do
-    local n = math.random(300, 900)
-    if not uv.fs_stat("/tmp/.X11-unix/X" .. n) and not uv.fs_stat("/tmp/.X" .. n .. "-lock") then return n end
-  end
-end
+local scratches = dofile("tests/lua/support/scratch.lua")
+teardown(scratches.clean)
+local xvfb = dofile("tests/lua/support/xvfb.lua")
 
 describe("the dashboard's routes", function()
   if not paths.which("Xvfb") then
@@ -26,7 +22,7 @@ describe("the dashboard's routes", function()
     return
   end
 
-  local scratch, xvfb, router, record, id
+  local scratch, stop_xvfb, router, record, id
   local function request(method, path, headers, body)
     local query = {}
     local bare, query_text = path:match("^([^?]*)%??(.*)$")
@@ -38,33 +34,25 @@ describe("the dashboard's routes", function()
   end
 
   setup(function()
-    scratch = os.tmpname()
-    os.remove(scratch)
+    scratch = scratches.dir()
     local project = scratch .. "/project"
-    for _, dir in ipairs { scratch, project, scratch .. "/home" } do
+    for _, dir in ipairs { project, scratch .. "/home" } do
       assert(uv.fs_mkdir(dir, tonumber("700", 8)))
     end
     local fleet = Fleet.new { state_dir = scratch .. "/state", tmux_socket = scratch .. "/tmux.sock",
       sbx = "/nonexistent/sbx", default_network = "none" }
     id = "0b7f5c1e-1111-4222-8333-444455556666"
-    local display = assert(free_display())
+    local display = assert(xvfb.free_display(), "no free X display number")
     record = fleet:decorate { id = id, name = "routes <test>", backend = "bubblewrap",
       project_dir = project, status = "running", display_num = display, network = "none",
       created_at = "2026-01-01T00:00:00.000Z", tmux_session = "sandbox-0b7f5c1e",
       home = scratch .. "/home" }
     fleet.records[id] = record
-    os.execute(("mkdir -p '%s' '%s/state/logs'"):format(record.fb_dir, scratch))
+    os.execute(("mkdir -p '%s/state/logs'"):format(scratch))
     local log = assert(io.open(record.log_path, "w"))
     log:write("\27[1mhello\27[0m\r\n")
     log:close()
-    xvfb = uv.spawn("Xvfb", { args = { ":" .. display, "-screen", "0", "640x480x24", "-fbdir", record.fb_dir,
-      "-nolisten", "tcp" } }, function() end)
-    async.run(function()
-      for _ = 1, 100 do
-        if uv.fs_stat(record.fb_dir .. "Xvfb_screen0") then break end
-        async.sleep(50)
-      end
-    end)
+    stop_xvfb = xvfb.start(display, record.fb_dir, "640x480x24")
 
     -- A Claude Code session of the project, in Claude Code's format.
     local sessions = claude_usage.sessions_dir(record.home, project)
@@ -93,11 +81,7 @@ describe("the dashboard's routes", function()
   end)
 
   teardown(function()
-    if xvfb then
-      xvfb:kill("sigterm")
-      xvfb:close()
-    end
-    os.execute("rm -rf '" .. scratch .. "'")
+    if stop_xvfb then stop_xvfb() end
   end)
 
   it("serve the latest screen as a JPEG that is never cached, with an ETag and 304", function()

@@ -4,6 +4,7 @@ local async = require "sbx.async"
 local uv = require "luv"
 local system = require "sbx.dashboard.system_metrics"
 local processes = require "sbx.dashboard.process_metrics"
+local proc = require "sbx.proc"
 
 describe("system metrics", function()
   it("parse /proc's formats", function()
@@ -59,10 +60,10 @@ end)
 
 describe("process metrics", function()
   it("read a command name with spaces and parentheses", function()
-    local ppid, ticks = processes.parse_stat("42 (a) b (c)) S 7 42 42 0 -1 4194560 1 0 0 0 30 12 0 0 20 0")
-    assert.equal(7, ppid)
-    assert.equal(42, ticks)
-    assert.is_nil(processes.parse_stat("garbage"))
+    local stat = proc.parse_stat("42 (a) b (c)) S 7 42 42 0 -1 4194560 1 0 0 0 30 12 0 0 20 0")
+    assert.equal(7, stat.ppid)
+    assert.equal(42, stat.ticks)
+    assert.is_nil(proc.parse_stat("garbage"))
   end)
 
   it("add up CPU and memory over a process tree", function()
@@ -71,6 +72,12 @@ describe("process metrics", function()
       args = { "-c", "sh -c 'sleep 30 & while :; do :; done' & wait" },
     }, function() end)
     assert.truthy(handle, pid)
+    -- The spinning child must not outlive the test, even a failed one.
+    finally(function()
+      local tree = proc.tree(proc.all(), { pid })
+      for i = #tree, 1, -1 do uv.kill(tree[i].pid, "sigkill") end
+      handle:close()
+    end)
     local sampler = processes.sampler()
     local figures
     async.run(function()
@@ -79,11 +86,10 @@ describe("process metrics", function()
       async.sleep(600)
       figures = processes.sample(sampler, { pid }, uv.hrtime() / 1e9)
     end)
-    local tree = processes.descendants(processes.processes(), { pid })
-    for i = #tree, 1, -1 do uv.kill(tree[i], "sigkill") end
-    handle:close()
     assert.is_true(figures.processes >= 3, "sh, the spinning sh and sleep: " .. figures.processes)
-    assert.is_true(figures.cpu > 0.3, "a spinning child shows: " .. tostring(figures.cpu))
+    -- A spinner on a busy machine may get a small share of a core; an
+    -- idle tree shows none. Clearly above zero is what this can promise.
+    assert.is_true(figures.cpu > 0.05, "a spinning child shows: " .. tostring(figures.cpu))
     assert.is_true(figures.rss_bytes > 1024 * 1024)
   end)
 

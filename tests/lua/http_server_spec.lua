@@ -13,11 +13,12 @@ local uv = require "luv"
 local client = dofile("tests/lua/support/raw_client.lua")
 
 -- Failures the specs provoke are logged; they go to a file, not the TAP.
-local log_path = os.tmpname()
+local scratch = dofile("tests/lua/support/scratch.lua")
+local log_path = scratch.path("log")
 setup(function() assert(log.set_file(log_path)) end)
 teardown(function()
   log.set_file(nil)
-  os.remove(log_path)
+  scratch.clean()
 end)
 
 -- Runs FN(port, server) against a server for ROUTES (route tables), then
@@ -172,8 +173,7 @@ describe("the HTTP server", function()
   end)
 
   it("serves the Unix socket too, marked as such", function()
-    local path = os.tmpname()
-    os.remove(path)
+    local path = scratch.path("socket")
     with_server({ get_route }, function()
       local status, _, body = client.request(path, "GET /get HTTP/1.1\r\nHost: h\r\n\r\n")
       assert.equal(200, status)

@@ -5,6 +5,8 @@ local async = require "sbx.async"
 local uv = require "luv"
 local hub = require "sbx.dashboard.log_hub"
 local stream = require "sbx.dashboard.log_stream"
+local scratch = dofile("tests/lua/support/scratch.lua")
+teardown(scratch.clean)
 
 local function recorder()
   local ws = { messages = {}, refuse = 0, gone = false }
@@ -49,16 +51,14 @@ end
 describe("a log stream", function()
   local dir, path
   before_each(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(uv.fs_mkdir(dir, tonumber("700", 8)))
+    dir = scratch.dir()
     path = dir .. "/box.log"
     append(path, "one\r\n\27[32mtwo\27[0m\r\n")
     hub.linger_ms = 0
   end)
   after_each(function()
     hub.close_idle()
-    os.execute("rm -rf '" .. dir .. "'")
+    scratch.remove(dir)
   end)
 
   it("sends the backlog, then each write as it happens", function()

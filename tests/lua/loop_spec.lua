@@ -3,9 +3,11 @@
 local uv = require "luv"
 local log = require "sbx.log"
 local fs = require "sbx.fs"
+local scratch = dofile("tests/lua/support/scratch.lua")
+teardown(scratch.clean)
 
 describe("a luv callback that raises", function()
-  local log_path = os.tmpname()
+  local log_path = scratch.path("log")
   after_each(function()
     log.set_file(nil)
     os.remove(log_path)

@@ -6,18 +6,15 @@ local cjson = require "cjson"
 local config = require "sbx.manager.config"
 local Fleet = require "sbx.manager.fleet"
 local fs = require "sbx.fs"
+local pidfd = require "sbx.pidfd"
 local process = require "sbx.manager.process"
 local state = require "sbx.manager.state"
 local tmux = require "sbx.manager.tmux"
 local uv = require "luv"
 local validate = require "sbx.manager.validate"
 
-local function scratch_dir()
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(uv.fs_mkdir(dir, tonumber("700", 8)))
-  return dir
-end
+local scratch = dofile("tests/lua/support/scratch.lua")
+teardown(scratch.clean)
 
 local function env_of(values) return function(name) return values[name] end end
 
@@ -82,7 +79,7 @@ describe("state.json", function()
   end)
 
   it("is written only when it changed, and each change is a new generation", function()
-    local dir = scratch_dir()
+    local dir = scratch.dir()
     local fleet = Fleet.new { state_dir = dir, tmux_socket = dir .. "/tmux.sock" }
     fleet.records.a = record("a")
     fleet:save()
@@ -106,7 +103,7 @@ describe("state.json", function()
       cjson.encode { version = 1, sandboxes = { a = record("b") } },
       cjson.encode { version = 1, sandboxes = { a = record("a", { status = "zombie" }) } },
     } do
-      local dir = scratch_dir()
+      local dir = scratch.dir()
       assert(fs.write_atomic(state.path(dir), bad))
       local sandboxes, aside = state.load(dir)
       assert.same({}, sandboxes)
@@ -117,13 +114,13 @@ describe("state.json", function()
   end)
 
   it("is empty when there is no file yet", function()
-    assert.same({}, (state.load(scratch_dir())))
+    assert.same({}, (state.load(scratch.dir())))
   end)
 end)
 
 describe("manager auth", function()
   it("makes a 0600 token once, then reads the same one", function()
-    local path = scratch_dir() .. "/token"
+    local path = scratch.dir() .. "/token"
     local token, made = auth_module.load_token(path)
     assert.is_true(made)
     assert.equal(64, #token)
@@ -132,7 +129,7 @@ describe("manager auth", function()
   end)
 
   it("makes a token file that others could read private again", function()
-    local path = scratch_dir() .. "/token"
+    local path = scratch.dir() .. "/token"
     local token = auth_module.load_token(path)
     uv.fs_chmod(path, tonumber("644", 8))
     assert.equal(token, (auth_module.load_token(path)))
@@ -140,7 +137,7 @@ describe("manager auth", function()
   end)
 
   it("refuses a token file without a token", function()
-    local path = scratch_dir() .. "/token"
+    local path = scratch.dir() .. "/token"
     assert(fs.write_atomic(path, "short\n"))
     local token, err = auth_module.load_token(path)
     assert.is_nil(token)
@@ -170,7 +167,7 @@ describe("manager auth", function()
   end)
 
   it("keeps browser sessions across a restart", function()
-    local dir = scratch_dir()
+    local dir = scratch.dir()
     local first = auth_module.new { mode = "token", token = "t", state_dir = dir }
     local session = first:login(first:new_login_code())
     local second = auth_module.new { mode = "token", token = "t", state_dir = dir }
@@ -204,7 +201,7 @@ describe("manager auth", function()
 end)
 
 describe("a new sandbox's fields", function()
-  local project = scratch_dir()
+  local project = scratch.dir()
   local file = project .. "/file"
   assert(fs.write_atomic(file, "x"))
 
@@ -265,6 +262,11 @@ describe("processes by identity", function()
       end)
       async.sleep(100)
       local tree = process.tree(pid)
+      -- Should the test fail, nothing of the tree is left (by identity:
+      -- once ended, a pid may name another process).
+      finally(function()
+        for _, id in ipairs(tree) do pidfd.signal(id.pid, id.start_time, "kill") end
+      end)
       assert.equal(3, #tree)
       -- A wrong start time names another process: there is nothing of it
       -- to end, and the process with that pid is left alone.
@@ -279,7 +281,12 @@ describe("processes by identity", function()
     async.run(function()
       local marker = "/tmp/sbx-spec-marker-" .. uv.os_getpid() .. "/"
       local handle, pid
-      handle, pid = uv.spawn("sh", { args = { "-c", "sleep 30", marker } }, function() handle:close() end)
+      -- The shell (it holds the marker) takes its sleep with it when it
+      -- is ended, here or, should the test fail, by finally.
+      handle, pid = uv.spawn("sh", { args = { "-c", "trap 'kill $!' TERM; sleep 30 & wait", marker } },
+        function() handle:close() end)
+      local shell = process.identify(pid)
+      finally(function() pidfd.signal(shell.pid, shell.start_time, "term") end)
       async.sleep(50)
       local found = process.with_argument(marker)
       assert.equal(1, #found)

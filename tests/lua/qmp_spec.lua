@@ -6,12 +6,8 @@ local fb = require "sbx.fb"
 local paths = require "sbx.paths"
 local qmp = require "sbx.dashboard.qmp_screendump"
 
-local function scratch_dir()
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(uv.fs_mkdir(dir, tonumber("700", 8)))
-  return dir
-end
+local scratch = dofile("tests/lua/support/scratch.lua")
+teardown(scratch.clean)
 
 -- A Unix socket server that answers each connection with SCRIPT(client).
 local function fake_monitor(path, script)
@@ -32,8 +28,8 @@ describe("QMP screendump", function()
   sigpipe:start("sigpipe", function() end)
   teardown(function() sigpipe:close() end)
   local dir
-  before_each(function() dir = scratch_dir() end)
-  after_each(function() os.execute("rm -rf '" .. dir .. "'") end)
+  before_each(function() dir = scratch.dir() end)
+  after_each(function() scratch.remove(dir) end)
 
   it("dumps a real QEMU's screen to a PPM that sbx.fb reads", function()
     if not paths.which("qemu-system-x86_64") then
@@ -44,6 +40,10 @@ describe("QMP screendump", function()
     local qemu = uv.spawn("qemu-system-x86_64", { args = { "-M", "pc,accel=tcg", "-nodefaults",
       "-vga", "std", "-display", "none", "-S", "-qmp", "unix:" .. socket .. ",server=on,wait=off" } },
       function() end)
+    finally(function()
+      qemu:kill("sigterm")
+      qemu:close()
+    end)
     local ok, err
     async.run(function()
       for _ = 1, 100 do
@@ -52,8 +52,6 @@ describe("QMP screendump", function()
       end
       ok, err = qmp.dump(socket, dir .. "/screen.ppm")
     end)
-    qemu:kill("sigterm")
-    qemu:close()
     assert.is_true(ok, err)
     local screen = fb.open(dir .. "/screen.ppm", "ppm")
     local width, height = screen:size()

@@ -5,6 +5,8 @@ local requests = require "sbx.run.request"
 local args = require "sbx.args"
 local spec = require "sbx.spec"
 local uv = require "luv"
+local scratch = dofile("tests/lua/support/scratch.lua")
+teardown(scratch.clean)
 
 local saved = {}
 local function set_env(name, value)
@@ -15,7 +17,7 @@ end
 describe("sbx run's project checks", function()
   local root
   before_each(function()
-    root = assert(uv.fs_mkdtemp("/tmp/sbx-request-XXXXXX"))
+    root = scratch.dir()
     assert(uv.fs_mkdir(root .. "/home", 493))
     assert(uv.fs_mkdir(root .. "/home/me", 493))
     assert(uv.fs_mkdir(root .. "/home/me/proj", 493))
@@ -26,7 +28,7 @@ describe("sbx run's project checks", function()
   after_each(function()
     for name, value in pairs(saved) do set_env(name, value or nil) end
     saved = {}
-    os.execute("rm -rf '" .. root .. "'")
+    scratch.remove(root)
   end)
 
   it("resolves a project to its real path, a name, an id and a state directory", function()
@@ -109,16 +111,21 @@ describe("sbx run's options", function()
     assert.truthy(err:find("after --", 1, true))
   end)
 
-  it("says a backend that is not built is not built yet", function()
-    local _, err, code = build { "--backend", "container", "/tmp" }
-    assert.equal(1, code)
-    assert.truthy(err:find("not built yet", 1, true))
+  it("offers only backends that exist, each with a plan, a launcher and a way in", function()
+    for _, name in ipairs(requests.backends) do
+      local backend = requests.backend_module(name)
+      assert.is_function(backend.plan, name)
+      assert.is_table(require(backend.launcher), name)
+      assert.truthy(backend.joined_through == "engine" or backend.joined_through == "vm", name)
+    end
+    local _, err, code = build { "--backend", "nosuch", "/tmp" }
+    assert.equal(2, code)
+    assert.truthy(err:find("bubblewrap, container, vm", 1, true), err)
   end)
 
   it("builds a request, with Claude's arguments after --", function()
-    local dir = assert(uv.fs_mkdtemp("/tmp/sbx-request-XXXXXX"))
+    local dir = scratch.dir()
     local request = assert(build { "--tmux", "--no-network", "--gh-token", dir, "--", "-p", "hi" })
-    uv.fs_rmdir(dir)
     assert.equal(dir, request.project.path)
     assert.is_true(request.tmux)
     assert.is_false(request.shell)
@@ -163,7 +170,7 @@ end)
 describe("preparing ~/.claude", function()
   local state = require "sbx.run.state"
   it("makes what the backend binds read-only, and refuses a link there", function()
-    local home = assert(uv.fs_mkdtemp("/tmp/sbx-claude-XXXXXX"))
+    local home = scratch.dir()
     assert(state.prepare_claude(home))
     for _, name in ipairs { "settings.json", "settings.local.json", "hooks", "commands", "agents", "CLAUDE.md" } do
       assert.truthy(uv.fs_lstat(home .. "/.claude/" .. name), name)
@@ -174,6 +181,5 @@ describe("preparing ~/.claude", function()
     local ok, err = state.prepare_claude(home)
     assert.is_nil(ok)
     assert.truthy(err:find("CLAUDE.md is a symbolic link", 1, true), err)
-    os.execute("rm -rf '" .. home .. "'")
   end)
 end)

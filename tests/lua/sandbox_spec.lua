@@ -1,17 +1,14 @@
 -- The engine's sandbox executor, with real namespaces: plan checks, the
 -- file system it builds, hardening, enter, signals and lifetimes.
+local pidfd = require "sbx.pidfd"
 local sandbox = require "sbx.sandbox"
 local fs = require "sbx.fs"
 local uv = require "luv"
 
 local uid, gid = uv.getuid(), uv.getgid()
 
-local function scratch_dir()
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(fs.mkdir_p(dir, tonumber("755", 8)))
-  return dir
-end
+local scratch = dofile("tests/lua/support/scratch.lua")
+teardown(scratch.clean)
 
 -- A small working sandbox whose shell command writes into OUT (a host
 -- directory bound at /out). EXTRA mounts go after the base ones.
@@ -43,12 +40,14 @@ end
 
 -- Waits until the box has ended; returns its exit table.
 local function wait_exit(box)
-  for _ = 1, 500 do
+  -- A bound against hanging, not a speed requirement: a loaded machine
+  -- may take seconds to tear a PID namespace down.
+  for _ = 1, 6000 do
     local status = box:reap()
     if status then return status end
     uv.sleep(10)
   end
-  error("the sandbox did not end in 5 s")
+  error("the sandbox did not end in 60 s")
 end
 
 -- Runs PLAN to its end; returns the exit table, or nil and why it did
@@ -65,7 +64,7 @@ end
 -- Runs COMMAND in a fresh sandbox; returns the exit table and what the
 -- command wrote to /out/result.
 local function run(command, extra)
-  local out = scratch_dir()
+  local out = scratch.dir(tonumber("755", 8))
   local status, err = run_plan(base_plan(out, "{ " .. command .. "; } > /out/result 2>&1", extra))
   if not status then return nil, err end
   return status, fs.read(out .. "/result") or ""
@@ -172,7 +171,7 @@ describe("a spawned sandbox", function()
   end)
 
   it("refuses a symlinked source unless the plan allows it", function()
-    local dir = scratch_dir()
+    local dir = scratch.dir(tonumber("755", 8))
     assert(uv.fs_symlink("/etc", dir .. "/link"))
     local failed, err = run("true", { { op = "bind", source = dir .. "/link", dest = "/x", readonly = true } })
     assert.is_nil(failed)
@@ -183,7 +182,7 @@ describe("a spawned sandbox", function()
   end)
 
   it("will not mount through a symlink planted in a writable bind", function()
-    local planted = scratch_dir()
+    local planted = scratch.dir(tonumber("755", 8))
     assert(uv.fs_symlink("/tmp", planted .. "/hooks"))
     local failed, err = run("true", {
       { op = "bind", source = planted, dest = "/home/me/.claude" },
@@ -207,7 +206,7 @@ describe("a spawned sandbox", function()
   end)
 
   it("makes a subtree read-only with remount-ro", function()
-    local writable = scratch_dir()
+    local writable = scratch.dir(tonumber("755", 8))
     assert(fs.mkdir_p(writable .. "/keep"))
     local _, out = run("touch /w/ok && echo TOP-RW; touch /w/keep/x || echo SUB-RO", {
       { op = "bind", source = writable, dest = "/w" },
@@ -218,13 +217,13 @@ describe("a spawned sandbox", function()
   end)
 
   it("reports an entry that cannot be run", function()
-    local plan = base_plan(scratch_dir(), "true")
+    local plan = base_plan(scratch.dir(tonumber("755", 8)), "true")
     plan.argv = { "no-such-program-sbx" }
     assert.equal(127, run_plan(plan).code)
   end)
 
   it("gives the entry a terminal of its own, named inside", function()
-    local out = scratch_dir()
+    local out = scratch.dir(tonumber("755", 8))
     local plan = base_plan(out, "tty > /out/tty; echo through-the-pty")
     plan.terminal = "pty"
     local box = assert(sandbox.spawn(plan))
@@ -250,7 +249,7 @@ end)
 describe("a running sandbox", function()
   local out, box
   before_each(function()
-    out = scratch_dir()
+    out = scratch.dir(tonumber("755", 8))
     local plan = base_plan(out, "echo inside > /tmp/marker; exec sleep 30")
     box = assert(sandbox.spawn(plan))
     assert(box:start())
@@ -265,7 +264,7 @@ describe("a running sandbox", function()
   it("can be entered, into the same namespaces and root", function()
     local plan = base_plan(out, "cat /tmp/marker > /out/entered; ls /proc | grep -c '^[0-9]' >> /out/entered")
     plan.namespaces, plan.uid_map, plan.gid_map, plan.hostname, plan.mounts = nil, nil, nil, nil, nil
-    local entered = assert(sandbox.enter(box.pid, assert(sandbox.start_time(box.pid)), plan))
+    local entered = assert(sandbox.enter(box.pid, assert(pidfd.start_time(box.pid)), plan))
     assert(entered:start())
     assert.equal(0, wait_exit(entered).code)
     entered:close()
@@ -276,7 +275,7 @@ describe("a running sandbox", function()
 
   it("is not entered through a pid whose start time does not match", function()
     local plan = base_plan(out, "true")
-    local entered, err = sandbox.enter(box.pid, sandbox.start_time(box.pid) + 1, plan)
+    local entered, err = sandbox.enter(box.pid, pidfd.start_time(box.pid) + 1, plan)
     assert.is_nil(entered)
     assert.truthy(err:find("is gone", 1, true), err)
   end)
@@ -290,13 +289,13 @@ end)
 
 describe("the lifetime", function()
   it("'entry' ends the sandbox, background processes included, when the entry ends", function()
-    assert.equal(0, run_plan(base_plan(scratch_dir(), "sleep 31.4159 & true")).code)
+    assert.equal(0, run_plan(base_plan(scratch.dir(tonumber("755", 8)), "sleep 31.4159 & true")).code)
     uv.sleep(100)
     assert.same({}, host_processes_with("31.4159"))
   end)
 
   it("'all' keeps it until the last process ends", function()
-    local out = scratch_dir()
+    local out = scratch.dir(tonumber("755", 8))
     local plan = base_plan(out, "(sleep 0.5; echo late > /out/late) & exit 3")
     plan.lifetime = "all"
     assert.equal(3, run_plan(plan).code)
@@ -306,10 +305,10 @@ end)
 
 describe("sandbox.open", function()
   it("signals a running sandbox by pid and start time, and sees it end", function()
-    local plan = base_plan(scratch_dir(), "exec sleep 30")
+    local plan = base_plan(scratch.dir(tonumber("755", 8)), "exec sleep 30")
     local child = assert(sandbox.spawn(plan))
     assert(child:start())
-    local opened = assert(sandbox.open(child.pid, assert(sandbox.start_time(child.pid))))
+    local opened = assert(sandbox.open(child.pid, assert(pidfd.start_time(child.pid))))
     assert.is_nil(opened:reap())
     assert(opened:signal("term"))
     assert.equal(128 + 15, wait_exit(child).code)
@@ -320,7 +319,7 @@ describe("sandbox.open", function()
 
   it("refuses a process that is not a sandbox's init", function()
     local me = math.tointeger(uv.os_getpid())
-    local opened, err = sandbox.open(me, assert(sandbox.start_time(me)))
+    local opened, err = sandbox.open(me, assert(pidfd.start_time(me)))
     assert.is_nil(opened)
     assert.truthy(err:find("is not a sandbox", 1, true), err)
   end)
@@ -330,23 +329,22 @@ describe("die_with_parent", function()
   -- A separate sbx process spawns a sandbox, prints its init's pid and
   -- start time, and exits: does the sandbox outlive it?
   local function orphan(die_with_parent)
-    local script = os.tmpname()
+    local script = scratch.path("orphan.lua")
     local file = assert(io.open(script, "w"))
     file:write(([[
       local sandbox = require "sbx.sandbox"
       local plan = load("return " .. %q)()
       local box = assert(sandbox.spawn(plan))
       assert(box:start())
-      io.write(box.pid, " ", sandbox.start_time(box.pid), "\n")
+      io.write(box.pid, " ", require("sbx.pidfd").start_time(box.pid), "\n")
     ]]):format(require("sbx.pretty").lua((function()
       -- Its output must not hold the pipe we read the pid from.
-      local plan = base_plan(scratch_dir(), "exec sleep 30 > /dev/null 2>&1")
+      local plan = base_plan(scratch.dir(tonumber("755", 8)), "exec sleep 30 > /dev/null 2>&1")
       plan.die_with_parent = die_with_parent
       return plan
     end)())))
     file:close()
     local output = io.popen(("%q lua %q"):format(uv.exepath(), script)):read("a")
-    os.remove(script)
     local pid, start_time = output:match("^(%d+) (%d+)")
     assert(pid, output)
     return math.tointeger(tonumber(pid)), math.tointeger(tonumber(start_time))
@@ -356,14 +354,22 @@ describe("die_with_parent", function()
     local pid, start_time = orphan(false)
     uv.sleep(200)
     local opened = assert(sandbox.open(pid, start_time))
+    finally(function()
+      opened:signal("kill")
+      opened:close()
+    end)
     assert.is_nil(opened:reap())
-    opened:signal("kill")
-    opened:close()
   end)
 
   it("true (the default): the sandbox ends with it", function()
     local pid, start_time = orphan(true)
     uv.sleep(200)
-    assert.is_nil(sandbox.open(pid, start_time))
+    local opened = sandbox.open(pid, start_time)
+    if opened then
+      -- It failed: it outlived its parent, but must not outlive the test.
+      opened:signal("kill")
+      opened:close()
+    end
+    assert.is_nil(opened)
   end)
 end)

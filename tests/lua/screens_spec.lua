@@ -3,20 +3,15 @@
 local async = require "sbx.async"
 local uv = require "luv"
 local screens = require "sbx.dashboard.screens"
+local process = require "sbx.manager.process"
 local paths = require "sbx.paths"
-
-local function free_display()
-  for _ = 1, 50 do
-    local n = math.random(300, 900)
-    if not uv.fs_stat("/tmp/.X11-unix/X" .. n) and not uv.fs_stat("/tmp/.X" .. n .. "-lock") then
-      return n
-    end
-  end
-end
+local scratch = dofile("tests/lua/support/scratch.lua")
+teardown(scratch.clean)
+local xvfb = dofile("tests/lua/support/xvfb.lua")
 
 -- The colour of pixel X,Y of a JPEG, through ImageMagick.
 local function pixel(jpeg, x, y)
-  local path = os.tmpname() .. ".jpg"
+  local path = scratch.path("frame.jpg")
   local file = assert(io.open(path, "wb"))
   file:write(jpeg)
   file:close()
@@ -38,28 +33,21 @@ describe("screenshots", function()
     return
   end
 
-  local dir, xvfb, browser, record
+  local dir, stop_xvfb, browser, record
   setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(uv.fs_mkdir(dir, tonumber("700", 8)))
-    local display = assert(free_display(), "no free X display number")
-    xvfb = uv.spawn("Xvfb", { args = { ":" .. display, "-screen", "0", "800x600x24", "-fbdir", dir,
-      "-nolisten", "tcp" } }, function() end)
-    record = { id = "screens-spec", fb_dir = dir .. "/" }
-    async.run(function()
-      for _ = 1, 100 do
-        if uv.fs_stat("/tmp/.X11-unix/X" .. display) then break end
-        async.sleep(50)
-      end
-    end)
-    record.display = ":" .. display
+    dir = scratch.dir()
+    local display = assert(xvfb.free_display(), "no free X display number")
+    stop_xvfb = xvfb.start(display, dir, "800x600x24")
+    record = { id = "screens-spec", fb_dir = dir .. "/", display = ":" .. display }
   end)
   teardown(function()
-    if browser then browser:kill("sigkill") browser:close() end
-    if xvfb then xvfb:kill("sigterm") xvfb:close() end
+    -- Chromium and every process it started, so that none is left, nor its
+    -- files: asked to end, it removes them itself.
+    if browser then
+      async.run(function() process.terminate(process.tree(browser), 5000) end)
+    end
+    if stop_xvfb then stop_xvfb() end
     screens.forget(record.id)
-    os.execute("rm -rf '" .. dir .. "'")
   end)
 
   it("captures the empty screen, then a window drawn on it", function()
@@ -69,13 +57,14 @@ describe("screenshots", function()
     assert.equal("\255\216", first.jpeg:sub(1, 2))
 
     local profile = dir .. "/profile"
-    browser = uv.spawn("chromium", {
+    local handle
+    handle, browser = uv.spawn("chromium", {
       args = { "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--user-data-dir=" .. profile,
         "--window-position=0,0", "--window-size=800,600",
         "--app=data:text/html,<body style='background:%2333cc66'></body>" },
-      env = { "DISPLAY=" .. record.display, "HOME=" .. dir },
-    }, function() end)
+      env = { "DISPLAY=" .. record.display, "HOME=" .. dir, "TMPDIR=" .. dir },
+    }, function() handle:close() end)
     local frame
     async.run(function()
       for _ = 1, 150 do

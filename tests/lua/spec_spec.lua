@@ -1,8 +1,10 @@
 -- The spec and the user's config over it.
 local spec = require "sbx.spec"
+local scratch = dofile("tests/lua/support/scratch.lua")
+teardown(scratch.clean)
 
 local function config_file(text)
-  local path = os.tmpname() .. ".lua"
+  local path = scratch.path("config.lua")
   local file = assert(io.open(path, "w"))
   file:write(text)
   file:close()

@@ -6,6 +6,8 @@ local log = require "sbx.log"
 local request = require "sbx.web.request"
 local response = require "sbx.web.response"
 local router_module = require "sbx.web.router"
+local scratch = dofile("tests/lua/support/scratch.lua")
+teardown(scratch.clean)
 
 local function ok_handler(name)
   return function(req) return response.json(200, { route = name, params = req.params }) end
@@ -223,7 +225,7 @@ describe("the router", function()
   end)
 
   describe("a failing handler", function()
-    local log_path = os.tmpname()
+    local log_path = scratch.path("log")
     before_each(function() assert(log.set_file(log_path)) end)
     after_each(function()
       log.set_file(nil)

@@ -25,29 +25,22 @@ managers_started=""
 
 manager_cleanup() {
     for dir in $managers_started; do
-        [ -f "$dir/manager.pid" ] && kill -KILL "$(cut -d' ' -f1 "$dir/manager.pid")" 2>/dev/null
+        # The manager of this state, if it still runs (its pid file names
+        # it by pid and start time: a pid alone may be another process's now).
+        # shellcheck disable=SC2046 # the file holds two words: pid, start time
+        [ -f "$dir/manager.pid" ] && procs alive $(cat "$dir/manager.pid") &&
+            kill -KILL "$(cut -d' ' -f1 "$dir/manager.pid")" 2>/dev/null
         tmux -S "$dir/tmux.sock" kill-server 2>/dev/null
-        # The Xvfbs this state knew of (pid and start time must both match).
-        if [ -f "$dir/state.json" ]; then
-            python3 - "$dir/state.json" <<'PY' 2>/dev/null
-import json, os, signal, sys
-for s in json.load(open(sys.argv[1]))["sandboxes"].values():
-    pid, start = s.get("pid_xvfb"), s.get("xvfb_start_time")
-    try:
-        fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-        if int(fields[19]) == start:
-            os.kill(pid, signal.SIGKILL)
-    except Exception:
-        pass
-PY
-        fi
-        # And any Xvfb drawing into this state (a test that failed midway).
-        for pid in $(pgrep -x Xvfb); do
-            { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- "-fbdir $dir/fb/" && kill -KILL "$pid"
-        done
+        # Every Xvfb drawing into this state, recorded or not (a test that
+        # failed midway).
+        # shellcheck disable=SC2046
+        end_processes $(xvfbs_of "$dir")
     done
 }
 at_exit manager_cleanup
+
+# The Xvfbs drawing into the state directory DIR (-fbdir DIR/fb/<id>/).
+xvfbs_of() { procs under "$1/fb/"; }
 
 manager_start() {
     MANAGER_DIR=$1; shift

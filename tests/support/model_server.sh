@@ -19,13 +19,16 @@
 #       there is none (the suite should skip, giving $claude_missing).
 #   run_claude DIR ARG...
 #       Runs $claude_bin ARG... in DIR, bounded (300 s) so that a hang fails
-#       the suite instead of stalling it.
+#       the suite instead of stalling it. Its temporary files go to
+#       $claude_tmpdir (in the scratch directory), not /tmp.
 #   claude_home DIR [PROJECT-DIR...]
 #       Makes DIR a HOME where claude starts at its prompt: onboarding
 #       done, the test API key approved, each PROJECT-DIR trusted.
 #   claude_project_dir CWD
 #       Prints the directory name Claude Code keeps CWD's sessions under.
 model_server_support=$PWD/tests/support
+claude_tmpdir=$scratch/claude-tmp
+mkdir -p "$claude_tmpdir"
 model_server_pid=""
 
 model_server_start() {
@@ -79,7 +82,7 @@ find_claude() {
 }
 
 run_claude() {
-    (cd "$1" && shift && timeout 300 "$claude_bin" "$@" < /dev/null)
+    (cd "$1" && shift && TMPDIR=$claude_tmpdir timeout 300 "$claude_bin" "$@" < /dev/null)
 }
 
 claude_home() {

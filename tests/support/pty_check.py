@@ -3,7 +3,7 @@ keyboard would, and checks the relay between that terminal and the
 sandbox's own pty: the window size (also after a resize), Ctrl-C reaching
 the sandbox's foreground job, and the exit status coming back.
 Prints one "ok NAME" / "not ok NAME: why" line per check.
-Usage: pty_check.py SBX PROJECT [SBX-RUN-OPTION...]"""
+Usage: pty_check.py SBX PROJECT [RUN-OPTION...] (--backend container, say)"""
 import fcntl, os, pty, select, signal, struct, sys, termios, time
 
 sbx, project, options = sys.argv[1], sys.argv[2], sys.argv[3:]

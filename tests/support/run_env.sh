@@ -7,7 +7,10 @@
 #   use_identity ID       sets $who, $home, $proj, $uid for ID
 #   as_id CMD...          runs CMD as the identity, environment from nothing
 #   sbx_in ARGS...        as_id "$shared/sbx" ARGS...
+#   sbx_run ARGS...       sbx_in run $backend_args ARGS...
 #   sandbox_sh NET CMD    runs CMD with bash in a sandbox on $proj (stdio mode)
+#   backend_args          the options naming the backend under test (none:
+#                         the default, bubblewrap)
 PATH_FOR_TESTS=/usr/local/bin:/usr/bin:/bin
 
 # A directory every identity can read: the binary and the helpers.
@@ -75,9 +78,13 @@ as_id() {
 
 sbx_in() { as_id "$shared/sbx" "$@"; }
 
+backend_args=""
+# shellcheck disable=SC2086 # backend_args is a list of words
+sbx_run() { sbx_in run $backend_args "$@"; }
+
 sandbox_sh() {
     network=$1; shift
-    sbx_in run --shell --network "$network" "$proj" -- -c "$1" < /dev/null
+    sbx_run --shell --network "$network" "$proj" -- -c "$1" < /dev/null
 }
 
 # The state directory of $proj for the identity (from the plan).

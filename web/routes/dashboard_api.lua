@@ -13,7 +13,7 @@ local function screenshot(req, app)
   if not screens.variants[variant] then
     return response.error(422, "size must be live or thumb", "size")
   end
-  local frame = screens.frame(record, variant, views.dump_path(app, record))
+  local frame = screens.frame(record, variant)
   if not frame then return response.not_found("no screenshot") end
   local headers = { etag = frame.etag, ["cache-control"] = "no-store" }
   if req.headers["if-none-match"] == frame.etag then

@@ -13,8 +13,8 @@ Environment (options below override the first three):
                        address, [IPv6]:PORT, or localhost; port 0 picks one)
   MANAGER_STATE_DIR    state directory (default ~/.local/state/sbx/manager):
                        state.json, token, sessions.json, logs/<id>.log,
-                       fb/<id>/ (Xvfb -fbdir screens), qmp/<id>.sock,
-                       tmux.sock, manager.pid
+                       fb/<id>/ (Xvfb -fbdir screens), qmp/<id>/ (a VM's
+                       QMP socket and screen dumps), tmux.sock, manager.pid
   MANAGER_SOCKET       also listen on this Unix socket (mode 0600; its owner
                        needs no token)
   MANAGER_AUTH         "token" (default) or "none" (no authentication: only
@@ -52,7 +52,8 @@ REST API (JSON; errors are {"error": "...", "field": "..."}):
   method 405, no credentials 401, foreign Origin 403.
   A sandbox: id, name, backend, project_dir, status (running|stopped|dead),
   display_num, tmux_session, pid_xvfb, qemu_qmp_socket, network, created_at.
-  VM sandboxes get their QMP socket as SBX_QMP_SOCKET=<state>/qmp/<id>.sock.
+  VM sandboxes get their QMP socket as SBX_QMP_SOCKET=<state>/qmp/<id>/qmp.sock;
+  QEMU shares that directory and dumps the screen there.
 
 Every 5 s a sandbox whose session ended becomes "dead" and its Xvfb is
 stopped. State is written atomically; a state.json that cannot be read is

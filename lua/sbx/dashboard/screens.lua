@@ -8,6 +8,7 @@
 -- again only when the fingerprint changed.
 local async = require "sbx.async"
 local fb = require "sbx.fb"
+local fleet = require "sbx.manager.fleet"
 local uv = require "luv"
 local qmp = require "sbx.dashboard.qmp_screendump"
 
@@ -21,12 +22,13 @@ M.variants = {
 local screens = {} -- sandbox id -> state
 
 -- Where a sandbox's screen comes from: Xvfb's file, or a QEMU monitor
--- that dumps to DUMP_PATH. nil when it has no screen.
-function M.source_of(record, dump_path)
+-- that dumps into the directory of its socket (the sandbox's own, which
+-- QEMU shares at the same path). nil when it has no screen.
+function M.source_of(record)
   if record.fb_dir then
     return { kind = "xwd", path = record.fb_dir:gsub("/+$", "") .. "/Xvfb_screen0" }
-  elseif record.qemu_qmp_socket and dump_path then
-    return { kind = "ppm", path = dump_path, qmp = record.qemu_qmp_socket }
+  elseif record.qemu_qmp_socket then
+    return { kind = "ppm", path = fleet.qmp_dir(record) .. "/screen.ppm", qmp = record.qemu_qmp_socket }
   end
 end
 
@@ -64,10 +66,10 @@ end
 -- The latest frame of RECORD's screen for VARIANT ("live" or "thumb"):
 -- { jpeg =, etag =, width =, height = }, or nil and a message. Waits
 -- (a VM's screen is dumped by QEMU); concurrent callers share a capture.
-function M.frame(record, variant, dump_path)
+function M.frame(record, variant)
   local options = M.variants[variant]
   if not options then error("unknown screenshot variant " .. tostring(variant), 2) end
-  local source = M.source_of(record, dump_path)
+  local source = M.source_of(record)
   if not source then return nil, "this sandbox has no screen" end
   local state = state_for(record.id, source)
   local frame = state.frames[variant]

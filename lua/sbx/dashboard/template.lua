@@ -21,10 +21,6 @@ function M.safe(html)
   return setmetatable({ [SAFE] = tostring(html) }, safe_meta)
 end
 
-function M.is_safe(value)
-  return getmetatable(value) == safe_meta
-end
-
 local entities = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }
 
 function M.escape(value)

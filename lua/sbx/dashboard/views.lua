@@ -59,13 +59,13 @@ function M.claude_metrics(record)
 end
 
 function M.screenshot(app, record)
-  local frame = screens.frame(record, "live", M.dump_path(app, record))
+  local frame = screens.frame(record, "live")
   return template.render("screenshot", { s = M.sandbox_view(app, record), etag = frame and frame.etag })
 end
 
 function M.sandbox(app, record)
   local view = M.sandbox_view(app, record)
-  local frame = view.has_screen and screens.frame(record, "live", M.dump_path(app, record))
+  local frame = view.has_screen and screens.frame(record, "live")
   local cols, rows = figures.terminal_size(record)
   local body = template.render("sandbox", { s = view, has_screen = view.has_screen,
     screen_etag = frame and frame.etag, metrics = M.sandbox_metrics(record), cols = cols, rows = rows })
@@ -94,14 +94,6 @@ function M.create_request(form)
     project_dir = form.project_dir,
     network = form.network == "on" and mode or "none",
   }
-end
-
--- Where QEMU dumps a VM sandbox's screen (created on first use).
-function M.dump_path(app, record)
-  if not record.qemu_qmp_socket then return nil end
-  local dir = app.config.state_dir .. "/fb/" .. record.id
-  require("sbx.fs").mkdir_p(dir)
-  return dir .. "/screendump.ppm"
 end
 
 return M

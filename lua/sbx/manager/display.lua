@@ -5,6 +5,7 @@ local async = require "sbx.async"
 local fs = require "sbx.fs"
 local log = require "sbx.log"
 local process = require "sbx.manager.process"
+local proc = require "sbx.proc"
 local uv = require "luv"
 
 local M = {}
@@ -60,20 +61,12 @@ end
 function M.is_free(n)
   local lock = fs.read(("/tmp/.X%d-lock"):format(n))
   local lock_pid = lock and tonumber(lock:match("%d+"))
-  if lock_pid and process.stat(lock_pid) then return false, "locked by a running process" end
+  if lock_pid and proc.stat(lock_pid) then return false, "locked by a running process" end
   local socket = M.socket_path(n)
   if uv.fs_stat(socket) and accepts(socket) then return false, "its socket accepts connections" end
   if abstract_listener(socket) then return false, "an abstract socket is bound" end
   if tcp_listener(6000 + n) then return false, "TCP port " .. (6000 + n) .. " listens" end
   return true
-end
-
--- The lowest free display not in TAKEN (a set of numbers), or nil.
-function M.find_free(taken)
-  for n = M.first, M.last do
-    if not taken[n] and M.is_free(n) then return n end
-  end
-  return nil, ("no free X display between :%d and :%d"):format(M.first, M.last)
 end
 
 -- Starts Xvfb on display N with its screen in FB_DIR and its messages in

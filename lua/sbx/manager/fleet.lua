@@ -184,10 +184,16 @@ function Fleet:end_processes(record)
   stop_xvfb(record)
 end
 
+-- A VM sandbox's own directory, which holds its QMP socket.
+function M.qmp_dir(record)
+  return (record.qemu_qmp_socket:match("^(.*)/[^/]+$"))
+end
+
 local function remove_files(record)
-  for _, path in ipairs { record.log_path, record.xvfb_log_path, record.qemu_qmp_socket } do
+  for _, path in ipairs { record.log_path, record.xvfb_log_path } do
     if path then uv.fs_unlink(path) end
   end
+  if record.qemu_qmp_socket then fs.remove_tree(M.qmp_dir(record)) end
   if record.fb_dir then
     uv.fs_unlink(record.fb_dir .. "Xvfb_screen0")
     uv.fs_rmdir(record.fb_dir)
@@ -246,7 +252,12 @@ function Fleet:create(fields)
     tmux_session = "sandbox-" .. id:sub(1, 8), home = paths.home(), creating = true,
   }
   if record.backend == "vm" then
-    record.qemu_qmp_socket = ("%s/qmp/%s.sock"):format(self.config.state_dir, id)
+    -- A directory of its own, which QEMU shares (lua/sbx/vm/qemu.lua):
+    -- its QMP socket, and the screen dumps QEMU writes there.
+    local dir = ("%s/qmp/%s"):format(self.config.state_dir, id)
+    local ok, err = fs.mkdir_p(dir, tonumber("700", 8))
+    if not ok then return nil, err, nil, 500 end
+    record.qemu_qmp_socket = dir .. "/qmp.sock"
   end
   self.records[id] = record
   self:save()

@@ -3,28 +3,14 @@
 -- them, and ending them politely, then firmly.
 local async = require "sbx.async"
 local pidfd = require "sbx.pidfd"
+local proc = require "sbx.proc"
 local uv = require "luv"
 
 local M = {}
 
--- { pid, ppid, state, start_time } from /proc/PID/stat, or nil.
-function M.stat(pid)
-  local file = io.open("/proc/" .. pid .. "/stat", "r")
-  if not file then return nil end
-  local text = file:read("a")
-  file:close()
-  -- The command name may hold spaces and ')': the fields follow the last ')'.
-  local after = text and text:match(".*%)%s+(.*)$")
-  if not after then return nil end
-  local fields = {}
-  for field in after:gmatch("%S+") do fields[#fields + 1] = field end
-  -- fields[1] is field 3 of stat (state), so field N is fields[N - 2].
-  return { pid = pid, state = fields[1], ppid = tonumber(fields[2]), start_time = tonumber(fields[20]) }
-end
-
 -- The identity of PID now, or nil when there is no such process.
 function M.identify(pid)
-  local stat = pid and M.stat(pid)
+  local stat = pid and proc.stat(pid)
   if not stat then return nil end
   return { pid = pid, start_time = stat.start_time }
 end
@@ -32,56 +18,24 @@ end
 -- True while the process started at START_TIME still runs (a zombie has
 -- finished: it only waits for its parent).
 function M.alive(pid, start_time)
-  local stat = pid and M.stat(pid)
+  local stat = pid and proc.stat(pid)
   return stat ~= nil and stat.start_time == start_time and stat.state ~= "Z"
+end
+
+local function as_identities(stats)
+  local list = {}
+  for _, stat in ipairs(stats) do list[#list + 1] = { pid = stat.pid, start_time = stat.start_time } end
+  return list
 end
 
 -- PID and every process below it, as identities (parents first).
 function M.tree(pid)
-  local children = {}
-  local scan = uv.fs_scandir("/proc")
-  while scan do
-    local name = uv.fs_scandir_next(scan)
-    if not name then break end
-    local child = tonumber(name)
-    local stat = child and M.stat(child)
-    if stat and stat.ppid then
-      children[stat.ppid] = children[stat.ppid] or {}
-      table.insert(children[stat.ppid], stat)
-    end
-  end
-  local root = M.stat(pid)
-  if not root then return {} end
-  local found, queue = {}, { root }
-  while #queue > 0 do
-    local stat = table.remove(queue, 1)
-    found[#found + 1] = { pid = stat.pid, start_time = stat.start_time }
-    for _, child in ipairs(children[stat.pid] or {}) do queue[#queue + 1] = child end
-  end
-  return found
+  return as_identities(proc.tree(proc.all(), { pid }))
 end
 
 -- The processes with an argument exactly equal to VALUE, as identities.
 function M.with_argument(value)
-  local found = {}
-  local scan = uv.fs_scandir("/proc")
-  while scan do
-    local name = uv.fs_scandir_next(scan)
-    if not name then break end
-    local pid = tonumber(name)
-    local file = pid and io.open("/proc/" .. name .. "/cmdline", "rb")
-    if file then
-      local cmdline = file:read("a") or ""
-      file:close()
-      for argument in cmdline:gmatch("([^%z]*)%z") do
-        if argument == value then
-          found[#found + 1] = M.identify(pid)
-          break
-        end
-      end
-    end
-  end
-  return found
+  return as_identities(proc.with_argument(value))
 end
 
 local function survivors(identities)

@@ -16,8 +16,8 @@ local POLL_MS = 50
 
 local function sandbox() return require "sbx.sandbox" end
 
-function M.warn(message) io.stderr:write("sbx run: warning: ", message, "\n") end
-local warn = M.warn
+local function warn(message) io.stderr:write("sbx run: warning: ", message, "\n") end
+M.warn = warn
 
 -- A process made by PLAN inside the running sandbox ENTRY, started; or nil
 -- and a message.
@@ -60,6 +60,15 @@ function M.stop_entry(entry)
   return true
 end
 
+-- What ENTRY's backend does once its sandbox has ended (the container
+-- backend's clean-up), whichever backend the --stop named.
+local function after_stop(entry)
+  local backend = entry.backend and require("sbx.run.request").backend_module(entry.backend)
+  local launcher = backend and require(backend.launcher)
+  if launcher and launcher.after_stop then launcher.after_stop(entry) end
+end
+
+-- Stops the sandboxes of REQUEST's project. Waits.
 function M.stop(request)
   return async.run(function()
     local entries, problems = registry.list(request.project.id)
@@ -70,13 +79,15 @@ function M.stop(request)
     for _, entry in ipairs(entries) do
       local ok, err = M.stop_entry(entry)
       if not ok then return nil, err, 1 end
+      after_stop(entry)
       io.stderr:write(("sbx run: stopped the sandbox of %s (init pid %d)\n"):format(entry.project, entry.pid))
     end
     return 0
   end)
 end
 
--- Marks REQUEST as joining ENTRY, saying so when it asked for another network.
+-- Marks REQUEST as joining ENTRY, saying so when it asked for another
+-- network.
 function M.joining(entry, request)
   request.join = true
   if request.network_given and entry.network ~= request.network then
@@ -85,7 +96,9 @@ function M.joining(entry, request)
   end
 end
 
-local function join(entry, request, make_plan)
+-- Runs REQUEST's entry in the running sandbox ENTRY (a registry entry)
+-- and relays it. Returns the exit code, or nil, a message and 1. Waits.
+function M.join(entry, request, make_plan)
   M.joining(entry, request)
   local plan, err = make_plan(request)
   if not plan then return nil, err, 1 end
@@ -94,6 +107,11 @@ local function join(entry, request, make_plan)
   local status = relay.wait(box)
   box:close()
   return relay.exit_code(status)
+end
+
+function M.say_detached(request)
+  io.stderr:write(("\nsbx run: detached; the sandbox goes on. `sbx run --tmux %s` attaches "
+    .. "again, `sbx run --stop %s` ends it.\n"):format(request.project.path, request.project.path))
 end
 
 local function kill_unstarted(box)
@@ -127,7 +145,7 @@ local function launch(request, host, make_plan)
       return nil, err .. " (--network host or none work without it)", 1
     end
   end
-  local start_time = sandbox().start_time(box.pid)
+  local start_time = require("sbx.pidfd").start_time(box.pid)
   local started, start_err = box:start()
   if not started then
     box:close()
@@ -137,8 +155,7 @@ local function launch(request, host, make_plan)
   local file, register_err = registry.register(request, box, start_time)
   if not file then warn("cannot register the sandbox, so it cannot be joined: " .. register_err) end
   local status = relay.wait(box, { on_hangup = plan.lifetime == "all" and function()
-    io.stderr:write(("\nsbx run: detached; the sandbox goes on. `sbx run --tmux %s` attaches "
-      .. "again, `sbx run --stop %s` ends it.\n"):format(request.project.path, request.project.path))
+    M.say_detached(request)
     return "detach"
   end or nil })
   box:close()
@@ -149,16 +166,18 @@ local function launch(request, host, make_plan)
   return relay.exit_code(status)
 end
 
--- Runs REQUEST; MAKE_PLAN(request) gives its plan. Returns the exit code,
--- or nil, a message and an exit code.
-function M.run(request, host, make_plan)
+-- Runs REQUEST; MAKE_PLAN(request) gives its plan. A new sandbox is made
+-- by START(request, host, make_plan) (a backend's own; the engine's by
+-- default), a running one joined. Returns the exit code, or nil, a message
+-- and an exit code.
+function M.run(request, host, make_plan, start)
   return async.run(function()
     if request.action ~= "new" then
-      local running, err = registry.to_join(request, "bubblewrap")
-      if running then return join(running, request, make_plan) end
+      local running, err = registry.to_join(request, "engine")
+      if running then return M.join(running, request, make_plan) end
       if err then return nil, err, 1 end
     end
-    return launch(request, host, make_plan)
+    return (start or launch)(request, host, make_plan)
   end)
 end
 

@@ -6,17 +6,18 @@
 local cjson = require "cjson"
 local fs = require "sbx.fs"
 local paths = require "sbx.paths"
+local requests = require "sbx.run.request"
 local uv = require "luv"
 
 local M = {}
 
 function M.dir() return paths.state_dir() .. "/running" end
 
-local function engine() return require "sbx.sandbox" end
+local function pidfd() return require "sbx.pidfd" end
 
--- Records the sandbox whose init is BOX for REQUEST, with EXTRA's fields
--- (what its backend needs to join it). Returns the entry's file, or nil
--- and a message.
+-- Records the sandbox whose init is BOX ({pid}) for REQUEST, with the
+-- backend's own fields in EXTRA. Returns the entry's file, or nil and a
+-- message.
 function M.register(request, box, start_time, extra)
   local ok, err = fs.mkdir_p(M.dir(), tonumber("700", 8))
   if not ok then return nil, err end
@@ -30,8 +31,8 @@ function M.register(request, box, start_time, extra)
     network = request.network,
     tmux = request.tmux,
     shell = request.shell,
-    backend = request.backend,
     started = os.time(),
+    backend = request.backend,
   }
   for key, value in pairs(extra or {}) do entry[key] = value end
   ok, err = fs.write_atomic(file, cjson.encode(entry) .. "\n", tonumber("600", 8), { durable = false })
@@ -41,17 +42,22 @@ end
 
 -- ENTRY with its numbers as integers (JSON gives floats), or nil when it
 -- is not an entry.
+local known_backend = {}
+for _, name in ipairs(requests.backends) do known_backend[name] = true end
+
 local function valid(entry)
   if type(entry) ~= "table" or type(entry.id) ~= "string" or type(entry.project) ~= "string" then return nil end
   local pid, start_time = math.tointeger(entry.pid), math.tointeger(entry.start_time)
   if not pid or pid <= 1 or not start_time then return nil end
+  -- The backend names a module to load: only a known one.
+  if entry.backend ~= nil and not known_backend[entry.backend] then return nil end
   entry.pid, entry.start_time = pid, start_time
   return entry
 end
 
 -- Whether the process ENTRY names is still the sandbox's init.
 function M.alive(entry)
-  return engine().start_time(entry.pid) == entry.start_time
+  return pidfd().start_time(entry.pid) == entry.start_time
 end
 
 -- The live entries, oldest first, each with its `file`; for one project
@@ -86,37 +92,40 @@ function M.list(project_id)
   return entries, problems
 end
 
--- The backend that made ENTRY (entries older than the field are the
--- engine's own).
-local function backend_of(entry) return entry.backend or "bubblewrap" end
+-- How a further session enters the sandbox of ENTRY: its backend's
+-- joined_through ("engine": the engine's enter; "vm": a VM's session
+-- port). Entries older than the backend field are the engine's own.
+local function way_into(entry)
+  return requests.backend_module(entry.backend or "bubblewrap").joined_through
+end
 
--- ENTRIES split by backend: those BACKEND made, and the first made by
--- another (which BACKEND cannot join).
-function M.of_backend(entries, backend)
+-- ENTRIES split by how they are joined: those joined through WAY, and the
+-- first of the others (which a launcher of WAY cannot join).
+function M.split_by_way(entries, way)
   local mine, other = {}, nil
   for _, entry in ipairs(entries) do
-    if backend_of(entry) == backend then mine[#mine + 1] = entry
+    if way_into(entry) == way then mine[#mine + 1] = entry
     else other = other or entry end
   end
   return mine, other
 end
 
--- Why a sandbox of another backend is not joined.
+-- Why ENTRY, a sandbox of another kind, is not joined by a BACKEND run.
 function M.other_backend_message(entry, backend)
-  local theirs = backend_of(entry)
+  local theirs = entry.backend or "bubblewrap"
   return ("a %s sandbox is running for %s: `sbx run --backend %s` joins it, --new starts a %s one beside it")
     :format(theirs, entry.project, theirs, backend)
 end
 
--- The project's running sandbox that REQUEST (not --new) joins, made by
--- BACKEND; nil when a new one is to be made; nil and a message when
--- neither can be (another backend's runs; --enter with none running).
-function M.to_join(request, backend)
+-- The project's running sandbox that REQUEST (not --new) joins through
+-- WAY; nil when a new one is to be made; nil and a message when neither
+-- can be (a sandbox joined another way runs; --enter with none running).
+function M.to_join(request, way)
   local entries, problems = M.list(request.project.id)
   for _, problem in ipairs(problems) do io.stderr:write("sbx run: warning: ", problem, "\n") end
-  local running, other = M.of_backend(entries, backend)
+  local running, other = M.split_by_way(entries, way)
   if running[1] then return running[1] end
-  if other then return nil, M.other_backend_message(other, backend) end
+  if other then return nil, M.other_backend_message(other, request.backend) end
   if request.action == "enter" then return nil, ("no sandbox is running for %s"):format(request.project.path) end
   return nil
 end

@@ -6,9 +6,12 @@ local uv = require "luv"
 
 local M = {}
 
+-- backends/<name>.lua for each.
+M.backends = { "bubblewrap", "container", "vm" }
+
 M.options = {
-  { name = "--backend", value = "NAME", choices = { "bubblewrap", "container", "vm" },
-    help = "how to isolate (default: the spec's defaults.backend)" },
+  { name = "--backend", value = "NAME", choices = M.backends,
+    help = "how to isolate (default: the spec's defaults.backend); container needs root" },
   { name = "--shell", help = "run bash instead of Claude Code" },
   { name = "--tmux", help = "run inside the project's tmux session (orange status bar)" },
   { name = "--gh-token", help = "pass GH_TOKEN and GITHUB_TOKEN into the sandbox" },
@@ -56,17 +59,17 @@ local function count_set(values, keys)
   return given
 end
 
--- Returns the request and a warning (or nil), or nil, a message and the
--- exit code (2: bad usage).
---
 -- A backend is backends/<name>.lua: plan(request, spec, host) gives the
--- plan, and `launcher` names the module that carries plans out (run, stop;
--- see lua/sbx/run/launch.lua).
+-- plan, `launcher` names the module that carries plans out (run, stop;
+-- see lua/sbx/run/launch.lua), and `joined_through` how a further session
+-- enters a running sandbox (lua/sbx/run/registry.lua's to_join). NAME is
+-- one of M.backends.
 function M.backend_module(name)
-  local ok, module = pcall(require, "backends." .. name)
-  return ok and module or nil
+  return require("backends." .. name)
 end
 
+-- Returns the request and a warning (or nil), or nil, a message and the
+-- exit code (2: bad usage).
 function M.build(values, positional, rest, spec)
   local actions = count_set(values, { "new", "enter", "stop" })
   if #actions > 1 then
@@ -80,9 +83,6 @@ function M.build(values, positional, rest, spec)
       or ("expected one project directory, got %d arguments (Claude's go after --)"):format(#positional), 2
   end
   local backend = values.backend or spec.defaults.backend
-  if not M.backend_module(backend) then
-    return nil, ("the %s backend is not built yet; use --backend bubblewrap"):format(backend), 1
-  end
   local found, err = project.resolve(positional[1])
   if not found then return nil, err, 2 end
   local network, warning = M.network(values, spec, paths.which("pasta") ~= nil)

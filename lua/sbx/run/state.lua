@@ -3,7 +3,7 @@
 -- directory would redirect a bind (say, the Chromium profile onto ~/.ssh).
 -- The state directory's root is never visible inside a sandbox; only its
 -- parts are, and those are mount points there, which cannot be replaced.
-local sandbox_contents = require "sbx.run.contents"
+local layout = require "sbx.run.layout"
 local fs = require "sbx.fs"
 local uv = require "luv"
 
@@ -49,7 +49,7 @@ function M.prepare_state(project, uid)
   local ok, err = fs.mkdir_p(root .. "/projects", PRIVATE)
   if not ok then return nil, err end
   local dirs = { project.state, project.state .. "/local" }
-  for _, bind in ipairs(sandbox_contents.state_binds) do dirs[#dirs + 1] = project.state .. "/" .. bind[1] end
+  for _, bind in ipairs(layout.state_binds) do dirs[#dirs + 1] = project.state .. "/" .. bind[1] end
   for _, dir in ipairs(dirs) do
     ok, err = M.own_dir(dir, uid)
     if not ok then return nil, err end
@@ -63,7 +63,7 @@ function M.prepare_claude(home)
   local dir = home .. "/.claude"
   local ok, err = fs.mkdir_p(dir, PRIVATE)
   if not ok then return nil, err end
-  for _, name in ipairs(sandbox_contents.claude_readonly) do
+  for _, name in ipairs(layout.claude_readonly) do
     local path = dir .. "/" .. name
     local stat = uv.fs_lstat(path)
     if stat and stat.type == "link" then

@@ -11,6 +11,7 @@ local image = require "sbx.vm.image"
 local kvm = require "sbx.vm.kvm"
 local network = require "sbx.run.network"
 local paths = require "sbx.paths"
+local pidfd = require "sbx.pidfd"
 local qemu = require "sbx.vm.qemu"
 local registry = require "sbx.run.registry"
 local relay = require "sbx.run.relay"
@@ -87,6 +88,10 @@ local function start_vm(request, host, make_plan, undo)
   plan, err = make_plan(request)
   if not plan then return nil, err end
   if not plan.vm.kernel then return nil, "the vm backend cannot boot: " .. tostring(plan.vm.kernel_error) end
+  if plan.vm.qmp_socket then
+    ok, err = runtime.check_qmp_socket(plan.vm.qmp_socket, host.uid)
+    if not ok then return nil, err end
+  end
   local binary = paths.which(qemu.binary)
   if not binary then return nil, "QEMU is not installed (apt-get install qemu-system-x86)" end
   local accel, why = kvm.choose(plan.vm.accel, binary, plan.vm.kernel)
@@ -117,7 +122,7 @@ local function start_vm(request, host, make_plan, undo)
     ok, err = network.attach(box.pid)
     if not ok then return nil, err .. " (--network host or none work without it)" end
   end
-  local start_time = sandbox().start_time(box.pid)
+  local start_time = pidfd.start_time(box.pid)
   ok, err = box:start()
   if not ok then return nil, "cannot create QEMU's sandbox: " .. err end
   local file, register_err = registry.register(request, box, start_time, { runtime = dir })
@@ -126,12 +131,7 @@ local function start_vm(request, host, make_plan, undo)
   else
     warn("cannot register the VM, so it cannot be joined: " .. register_err)
   end
-  local qmp = plan.vm.qmp_socket
-  if qmp then
-    local socket = dir .. "/" .. qemu.files.qmp
-    ok, err = runtime.link_qmp(qmp, socket)
-    if ok then undo[#undo + 1] = function() runtime.unlink_qmp(qmp, socket) end else warn(err) end
-  end
+  if plan.vm.qmp_socket then undo[#undo + 1] = function() uv.fs_unlink(plan.vm.qmp_socket) end end
   local messages = drain_messages(box)
   undo[#undo + 1] = function() if not messages.poll:is_closing() then messages.poll:close() end end
   return { box = box, dir = dir, plan = plan, messages = messages }
@@ -191,7 +191,7 @@ end
 -- the lock's path, or nil and a message.
 local function claim_session(dir)
   local me = math.tointeger(uv.os_getpid())
-  local identity = ("%d %d\n"):format(me, sandbox().start_time(me))
+  local identity = ("%d %d\n"):format(me, pidfd.start_time(me))
   for n = 1, qemu.sessions do
     local lock = ("%s/session%d.lock"):format(dir, n)
     for _ = 1, 2 do
@@ -203,7 +203,7 @@ local function claim_session(dir)
       end
       local pid, start = (fs.read(lock) or ""):match("^(%d+) (%d+)")
       pid, start = math.tointeger(tonumber(pid)), math.tointeger(tonumber(start))
-      if pid and sandbox().start_time(pid) == start then break end
+      if pid and pidfd.start_time(pid) == start then break end
       uv.fs_unlink(lock)
     end
   end

@@ -14,7 +14,7 @@
 -- Pure: FACTS = {runtime = host path of the runtime directory, accel =
 -- "kvm"|"tcg", tsc_khz = the host's TSC rate (or nil), host = the host
 -- facts (uid, gid, root_entries, nix)}.
-local contents = require "sbx.run.contents"
+local layout = require "sbx.run.layout"
 local guest_config = require "sbx.vm.guest_config"
 
 local M = {}
@@ -48,7 +48,7 @@ local function exports(m, plan)
   local writable = {}
   local function under_writable(dest)
     for _, dir in ipairs(writable) do
-      if contents.under(dest, dir) then return true end
+      if layout.under(dest, dir) then return true end
     end
     return false
   end
@@ -69,25 +69,26 @@ end
 -- The engine plan QEMU runs in.
 function M.host_plan(plan, facts)
   local host = facts.host
-  local m = contents.mount_list()
+  local m = layout.mount_list()
   if host.nix then m.ro("/nix/store") end
   m.ro("/usr", nil, { follow = true, try = host.nix })
   for _, entry in ipairs(host.root_entries) do
-    if entry.link then m.symlink(entry.link, entry.path) else m.ro(entry.path, nil, contents.MAYBE_HOST_TREE) end
+    if entry.link then m.symlink(entry.link, entry.path) else m.ro(entry.path, nil, layout.MAYBE_HOST_TREE) end
   end
-  for _, path in ipairs(QEMU_ETC) do m.ro(path, nil, contents.MAYBE_HOST_TREE) end
+  for _, path in ipairs(QEMU_ETC) do m.ro(path, nil, layout.MAYBE_HOST_TREE) end
   m.op { op = "proc", dest = "/proc" }
   m.op { op = "dev", dest = "/dev" }
   if facts.accel == "kvm" then m.dev("/dev/kvm") end
   m.tmpfs("/tmp", "1777")
   m.rw(facts.runtime, M.runtime)
+  if plan.vm.qmp_socket then m.rw(plan.vm.qmp_socket:match("^(.*)/[^/]+$")) end
   m.ro(plan.vm.kernel, M.kernel)
   -- Only mount points live here; what the guest writes beside them stays small.
   m.op { op = "tmpfs", dest = M.export, mode = "0755", size = "1m" }
   exports(m, plan)
   local namespaces = { "user", "mount", "pid", "ipc", "uts", "cgroup" }
   if plan.network ~= "host" then namespaces[#namespaces + 1] = "net" end
-  local seccomp = require("backends.bubblewrap").seccomp
+  local seccomp = layout.seccomp
   return {
     namespaces = namespaces,
     -- QEMU sees the files as the guest's user does: the caller's own
@@ -117,6 +118,13 @@ local function runtime_file(name) return M.runtime .. "/" .. name end
 function M.tsc_option(facts)
   if facts.accel ~= "tcg" or not facts.tsc_khz then return "" end
   return (" tsc_early_khz=%d"):format(facts.tsc_khz)
+end
+
+-- Where QEMU's monitor listens: the manager's socket (its directory is
+-- bound at the same path, so that screen dumps land where the manager
+-- reads them), or one in the runtime directory.
+function M.qmp_socket(plan)
+  return plan.vm.qmp_socket or runtime_file(M.files.qmp)
 end
 
 -- QEMU's argument vector.
@@ -151,7 +159,7 @@ function M.argv(plan, facts)
       "-device", ("virtio-9p-device,fsdev=%s,mount_tag=%s"):format(share.tag, share.tag))
   end
   add("-device", "virtio-rng-device", "-device", "virtio-gpu-device",
-    "-qmp", "unix:" .. runtime_file(M.files.qmp) .. ",server=on,wait=off")
+    "-qmp", "unix:" .. M.qmp_socket(plan) .. ",server=on,wait=off")
   if plan.network ~= "none" then
     add("-netdev", "user,id=net0", "-device", "virtio-net-device,netdev=net0")
   end

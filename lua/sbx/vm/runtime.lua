@@ -48,22 +48,19 @@ function M.collect(project, in_use)
   end
 end
 
--- Points LINK (the manager's SBX_QMP_SOCKET) at the VM's QMP socket.
--- Something there that is neither a link nor a socket is left alone.
--- Returns true, or nil and a message.
-function M.link_qmp(link, socket)
-  local stat = uv.fs_lstat(link)
-  if stat and stat.type ~= "link" and stat.type ~= "socket" then
-    return nil, link .. " exists and is not a socket: QMP is only at " .. socket
+-- Whether SOCKET (the manager's SBX_QMP_SOCKET) may be where QEMU listens:
+-- its directory is shared with QEMU, read-write, so it must be UID's own
+-- and nobody else's to write. Returns true, or nil and a message.
+function M.check_qmp_socket(socket, uid)
+  local dir = socket:match("^(/.+)/[^/]+$")
+  local stat = dir and uv.fs_stat(dir)
+  if not stat or stat.type ~= "directory" then
+    return nil, ("SBX_QMP_SOCKET=%s: its directory must exist"):format(socket)
   end
-  if stat then uv.fs_unlink(link) end
-  local ok, err = uv.fs_symlink(socket, link)
-  if not ok then return nil, ("cannot link %s to %s: %s"):format(link, socket, err) end
+  if stat.uid ~= uid or stat.mode & tonumber("022", 8) ~= 0 then
+    return nil, ("SBX_QMP_SOCKET=%s: its directory is shared with QEMU, so it must be yours alone"):format(socket)
+  end
   return true
-end
-
-function M.unlink_qmp(link, socket)
-  if uv.fs_readlink(link) == socket then uv.fs_unlink(link) end
 end
 
 return M

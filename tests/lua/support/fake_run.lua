@@ -6,24 +6,35 @@ local HOME = "/home/me"
 local STATE = HOME .. "/.local/state/sbx/projects/proj-0123456789ab"
 M.HOME, M.STATE = HOME, STATE
 
-function M.fake_host(changes)
+-- A host (what lua/sbx/run/host.lua gathers): a merged-/usr Debian with
+-- Claude Code outside /usr, Chromium and a guest kernel. BASE gives uid,
+-- gid, user, home and env; CHANGES replace fields after.
+function M.host_with(base, changes)
   local host = {
-    uid = 1000, gid = 1000, user = "me", home = HOME, nix = false,
-    env = { HOME = HOME, TERM = "screen", LANG = "de_DE.UTF-8", SECRET_THING = "hunter2",
-      GH_TOKEN = "ghp_secret", GITHUB_TOKEN = "gh_secret", ANTHROPIC_API_KEY = "sk-test",
-      AWS_SECRET_ACCESS_KEY = "aws", XDG_RUNTIME_DIR = "/run/user/1000" },
+    nix = false,
     root_entries = { { path = "/bin", link = "usr/bin" }, { path = "/lib64", link = "usr/lib64" },
       { path = "/lib32" } },
     nix_links = {},
     claude = { path = "/usr/local/bin/claude", real = "/usr/local/lib/claude/claude", root = "/usr/local/lib/claude" },
     chromium = "/usr/bin/chromium",
     claude_json = '{"numStartups": 3}',
-    claude_dir = HOME .. "/.claude",
+    claude_dir = base.home .. "/.claude",
     guest_kernel = { kernel = "/boot/vmlinuz-6.1.0-test", modules = "/lib/modules/6.1.0-test",
       release = "6.1.0-test" },
   }
+  for k, v in pairs(base) do host[k] = v end
   for k, v in pairs(changes or {}) do host[k] = v end
   return host
+end
+
+-- An ordinary user's host, with secrets in its environment.
+function M.fake_host(changes)
+  return M.host_with({
+    uid = 1000, gid = 1000, user = "me", home = HOME,
+    env = { HOME = HOME, TERM = "screen", LANG = "de_DE.UTF-8", SECRET_THING = "hunter2",
+      GH_TOKEN = "ghp_secret", GITHUB_TOKEN = "gh_secret", ANTHROPIC_API_KEY = "sk-test",
+      AWS_SECRET_ACCESS_KEY = "aws", XDG_RUNTIME_DIR = "/run/user/1000" },
+  }, changes)
 end
 
 function M.fake_request(changes)

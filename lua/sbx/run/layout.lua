@@ -1,9 +1,25 @@
--- What a sandbox holds, whatever the backend that makes it: the meaning of
--- the spec (lua/sbx/spec.lua) as mounts, an environment and an entry, in
--- the plan's terms (docs/plan.md). backends/bubblewrap.lua gives these to
--- the engine; backends/vm.lua to a VM. Pure: host facts come in
--- (lua/sbx/run/host.lua), nothing is read or written here.
+-- What a sandbox holds, whichever backend makes it: a request, the
+-- resolved spec and the host's facts (lua/sbx/run/host.lua) in, a launch
+-- plan (docs/plan.md) out. The backends (backends/*.lua) call plan() with
+-- their name; the bubblewrap backend's engine carries the plan out as it
+-- is, the container backend turns it into a systemd-nspawn command line.
+-- Pure: it reads and writes nothing, so `sbx run --dry-run` and the tests
+-- see exactly what will be done.
+--
+-- The request (lua/sbx/run/request.lua):
+--   project    { path, name, id, state }   (lua/sbx/run/project.lua)
+--   shell      run bash instead of Claude
+--   tmux       run it in the per-project tmux session
+--   args       the words after "--"
+--   network    "host" | "private" | "none"
+--   gh_token   pass GH_TOKEN / GITHUB_TOKEN
+--   terminal   "pty" | "stdio"
+--   join       the entry of a second session in a running sandbox
+--   dbus_proxy host path of the filtered session-bus socket, or nil
+-- Host paths it binds without `try` must exist; lua/sbx/run/state.lua makes
+-- them before a launch.
 local cjson = require "cjson"
+local xauth = require "sbx.xauth"
 
 local M = {}
 
@@ -19,10 +35,9 @@ M.claude_readonly = {
 -- Host files and directories a sandbox may read but not change.
 M.home_readonly = { ".gitconfig", ".config/git", ".ssh", ".config/gh" }
 
-M.tmux_dir = "/run/sbx/tmux"
-
 -- The per-project state directory's parts that the sandbox writes, and
 -- where it sees them ("~" is its home).
+M.tmux_dir = "/run/sbx/tmux"            -- the per-project tmux server's socket
 M.state_binds = {
   { "local/bin", "~/.local/bin" },
   { "local/lib", "~/.local/lib" },
@@ -37,6 +52,21 @@ M.tmux_socket = M.tmux_dir .. "/socket"
 M.tmux_conf = "/run/sbx/tmux.conf"
 M.tmux_session = "sandbox"
 M.chromium_policy = "/etc/chromium/policies/managed/sbx.json"
+
+-- Denied on top of the engine's own minimum: kernel surfaces a coding
+-- agent has no use for. unshare, setns and chroot stay: Chromium's own
+-- sandbox is built from them.
+M.seccomp = {
+  ioctls = { "TIOCSTI", "TIOCLINUX", "TIOCSETD" },
+  syscalls = {
+    "keyctl", "add_key", "request_key", "open_by_handle_at", "name_to_handle_at",
+    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
+    "bpf", "perf_event_open", "userfaultfd", "acct", "swapon", "swapoff", "syslog",
+    "quotactl", "reboot", "vhangup", "mount", "umount2", "pivot_root",
+    "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
+  },
+}
 
 -- An orange status bar says "this terminal is a sandbox" at a glance.
 M.tmux_config = [[
@@ -57,9 +87,7 @@ local function bind(op, source, dest, how, readonly)
     try = how.try or nil, follow_symlinks = how.follow or nil }
 end
 
--- A mount list with a method per operation: m.ro(source, dest, how),
--- m.rw, m.dev, m.tmpfs, m.dir, m.symlink, m.file, m.op; m.list is the plan's.
-function M.mount_list()
+local function mount_list()
   local list = {}
   local m = { list = list }
   local function add(op) list[#list + 1] = op end
@@ -76,13 +104,12 @@ function M.mount_list()
   return m
 end
 
+local TRY = { try = true }
 local HOST_TREE = { follow = true }
 local MAYBE_HOST_TREE = { try = true, follow = true }
-M.TRY = { try = true }
-M.MAYBE_HOST_TREE = MAYBE_HOST_TREE
 
 -- An ordered environment: set() replaces, list() keeps first-set order.
-function M.environment()
+local function environment()
   local names, values = {}, {}
   local e = {}
   function e.set(name, value)
@@ -99,10 +126,12 @@ function M.environment()
   return e
 end
 
--- Whether PATH is DIR or below it.
-function M.under(path, dir)
+local function under(path, dir)
   return path == dir or path:sub(1, #dir + 1) == dir .. "/"
 end
+
+-- The vm backend builds QEMU's own sandbox (lua/sbx/vm/qemu.lua) with these.
+M.mount_list, M.under, M.MAYBE_HOST_TREE = mount_list, under, MAYBE_HOST_TREE
 
 local function expand(path, home)
   return (path:gsub("^~", home))
@@ -113,15 +142,21 @@ end
 -- root. Files it makes still belong to root on the host.
 M.root_inside_id = 1000
 
-function M.inside_ids(host)
+local function inside_ids(host)
   if host.uid == 0 then return M.root_inside_id, host.gid == 0 and M.root_inside_id or host.gid end
   return host.uid, host.gid
 end
 
-function M.runtime_dir(host) return "/run/user/" .. (M.inside_ids(host)) end
+local function runtime_dir(host) return "/run/user/" .. (inside_ids(host)) end
+
+local function host_runtime_dir(host)
+  local dir = host.env.XDG_RUNTIME_DIR
+  if dir and dir:sub(1, 1) == "/" then return dir end
+  return "/run/user/" .. host.uid
+end
 
 -- The host's software, the spec's /etc and the kernel file systems.
-function M.system(m, spec, host)
+local function system(m, spec, host)
   if host.nix then
     m.ro("/nix/store")
     m.ro("/nix/var/nix/daemon-socket", nil, MAYBE_HOST_TREE)
@@ -131,7 +166,7 @@ function M.system(m, spec, host)
     if entry.link then m.symlink(entry.link, entry.path) else m.ro(entry.path, nil, MAYBE_HOST_TREE) end
   end
   for _, path in ipairs(spec.etc) do m.ro(path, nil, MAYBE_HOST_TREE) end
-  local uid, gid = M.inside_ids(host)
+  local uid, gid = inside_ids(host)
   m.file("/etc/passwd", ("%s:x:%d:%d::%s:/bin/bash\n"):format(host.user, uid, gid, host.home))
   m.file("/etc/group", ("%s:x:%d:\n"):format(host.user, gid))
   m.op { op = "proc", dest = "/proc" }
@@ -139,14 +174,14 @@ function M.system(m, spec, host)
   m.tmpfs("/tmp", "1777")
   m.tmpfs("/var/tmp", "1777")
   m.tmpfs("/run", "0755")
-  m.dir(M.runtime_dir(host), "0700")
+  m.dir(runtime_dir(host), "0700")
   for _, entry in ipairs(host.nix_links) do
-    if entry.link and M.under(entry.path, "/run") then m.symlink(entry.link, entry.path) end
+    if entry.link and under(entry.path, "/run") then m.symlink(entry.link, entry.path) end
   end
 end
 
 -- $HOME on a tmpfs, with what persists bound into it.
-function M.home(m, request, host)
+local function home(m, request, host)
   local h = host.home
   m.tmpfs("/home", "0755")
   if h ~= "/home" then m.tmpfs(h, "0700") end
@@ -166,10 +201,51 @@ function M.home(m, request, host)
   m.file(M.tmux_conf, M.tmux_config)
 end
 
+-- Display, sound, GPU, buses and the SSH agent: each forwarded when the
+-- host has it. Sets the variables that point at them.
+local function desktop(m, env, request, host)
+  local run, host_run = runtime_dir(host), host_runtime_dir(host)
+  local display = host.env.DISPLAY
+  local number = xauth.display_number(display)
+  if number then
+    local socket = "/tmp/.X11-unix/X" .. number
+    m.ro(socket, socket, TRY)
+    env.set("DISPLAY", display)
+    local cookie = xauth.wildcard_for(host.xauthority, display)
+    if cookie then
+      m.op { op = "file", dest = host.home .. "/.Xauthority", contents = cookie, mode = "0600", readonly = true }
+      env.set("XAUTHORITY", host.home .. "/.Xauthority")
+    end
+  end
+  local wayland = host.env.WAYLAND_DISPLAY
+  if wayland and wayland ~= "" then
+    local source = wayland:sub(1, 1) == "/" and wayland or host_run .. "/" .. wayland
+    local name = source:match("([^/]+)$")
+    m.ro(source, run .. "/" .. name, TRY)
+    env.set("WAYLAND_DISPLAY", name)
+  end
+  m.dev("/dev/dri")
+  m.ro("/run/opengl-driver", nil, MAYBE_HOST_TREE)
+  m.ro(host_run .. "/pipewire-0", run .. "/pipewire-0", TRY)
+  m.ro(host_run .. "/pulse/native", run .. "/pulse/native", TRY)
+  -- Root's sandbox runs with the host's uid 0 underneath: on the system
+  -- bus that is root, whom systemd and polkit obey. Never hand it over.
+  if host.uid ~= 0 then m.ro("/run/dbus/system_bus_socket", nil, TRY) end
+  if request.dbus_proxy then
+    m.ro(request.dbus_proxy, run .. "/bus")
+    env.set("DBUS_SESSION_BUS_ADDRESS", "unix:path=" .. run .. "/bus")
+  end
+  local agent = host.env.SSH_AUTH_SOCK
+  if agent and agent:sub(1, 1) == "/" then
+    m.ro(agent, run .. "/ssh-agent", TRY)
+    env.set("SSH_AUTH_SOCK", run .. "/ssh-agent")
+  end
+end
+
 -- The browser: its own sandbox (nothing here turns it off), the project's
 -- profile (bound at ~/.config/chromium), the spec's policy, and no session
 -- bus, so two sandboxes never share a browser singleton through it.
-function M.chromium(m, spec, host)
+local function chromium(m, spec, host)
   local policy = {}
   for key, value in pairs(spec.chromium.policy) do policy[key] = value end
   -- cjson would write an empty list as an object: leave it out instead.
@@ -188,7 +264,7 @@ local function claude_inside(m, host)
   local found = host.claude
   if not found then return "claude" end
   local bound_tree = host.nix and "/nix/store" or "/usr"
-  if M.under(found.path, bound_tree) and M.under(found.real, bound_tree) then return found.path end
+  if under(found.path, bound_tree) and under(found.real, bound_tree) then return found.path end
   m.ro(found.root, M.claude_mount)
   return M.claude_mount .. found.real:sub(#found.root + 1)
 end
@@ -198,8 +274,7 @@ local function with_args(argv, args)
   return argv
 end
 
--- The entry's argv (mounting Claude Code when it is not under /usr).
-function M.entry(m, request, spec, host)
+local function entry(m, request, spec, host, options)
   local claude = claude_inside(m, host)
   local inner
   if request.shell then
@@ -211,15 +286,14 @@ function M.entry(m, request, spec, host)
   if request.join then
     return { "tmux", "-S", M.tmux_socket, "attach-session", "-t", M.tmux_session }
   end
-  local argv = { "tmux", "-S", M.tmux_socket, "-f", M.tmux_conf, "new-session",
-    "-s", M.tmux_session, "-n", request.project.name, "--" }
+  local argv = { "tmux", "-S", M.tmux_socket, "-f", M.tmux_conf, "new-session" }
+  if options.detached_tmux then argv[#argv + 1] = "-d" end
+  with_args(argv, { "-s", M.tmux_session, "-n", request.project.name, "--" })
   return with_args(argv, inner)
 end
 
--- The environment, built from nothing: the spec's allow-list and what
--- BACKEND's sandboxes need.
-function M.env_for(request, spec, host, backend)
-  local env = M.environment()
+local function env_for(request, spec, host, backend)
+  local env = environment()
   local h = host.home
   env.set("HOME", h)
   env.set("USER", host.user)
@@ -240,7 +314,7 @@ function M.env_for(request, spec, host, backend)
   if request.gh_token then
     for _, name in ipairs(spec.env.tokens) do env.set(name, host.env[name]) end
   end
-  env.set("XDG_RUNTIME_DIR", M.runtime_dir(host))
+  env.set("XDG_RUNTIME_DIR", runtime_dir(host))
   env.set("CLAUDE_SANDBOX", "1")
   env.set("CLAUDE_SANDBOX_BACKEND", backend)
   -- Claude Code asks for it before skipping permission prompts as root.
@@ -248,6 +322,47 @@ function M.env_for(request, spec, host, backend)
   -- Its install directory is read-only here; updates happen on the host.
   env.set("DISABLE_AUTOUPDATER", "1")
   return env
+end
+
+-- The plan BACKEND (its name) carries out for REQUEST. OPTIONS:
+--   detached_tmux  a new tmux session starts detached (tmux new-session -d),
+--                  for a backend that attaches to it as it joins
+--   no_desktop     leave out the host's display, sound, GPU, buses and SSH
+--                  agent (a VM has a screen of its own)
+function M.plan(request, spec, host, backend, options)
+  options = options or {}
+  local m = mount_list()
+  local env = env_for(request, spec, host, backend)
+  system(m, spec, host)
+  home(m, request, host)
+  if not options.no_desktop then desktop(m, env, request, host) end
+  chromium(m, spec, host)
+  local argv = entry(m, request, spec, host, options)
+  m.rw(request.project.path)
+
+  local uid, gid = inside_ids(host)
+  local namespaces = { "user", "mount", "pid", "ipc", "uts", "cgroup" }
+  if request.network ~= "host" then namespaces[#namespaces + 1] = "net" end
+  return {
+    backend = backend,
+    namespaces = namespaces,
+    uid_map = { inside = uid, outside = host.uid },
+    gid_map = { inside = gid, outside = host.gid },
+    hostname = ("sbx-" .. request.project.name):sub(1, 63),
+    mounts = m.list,
+    env = env.list(),
+    cwd = request.project.path,
+    argv = argv,
+    seccomp = { ioctls = { table.unpack(M.seccomp.ioctls) }, syscalls = { table.unpack(M.seccomp.syscalls) } },
+    limits = { core = 0 },
+    terminal = request.terminal,
+    -- A tmux server outlives the client that started it: detaching leaves
+    -- the sandbox running, to be joined again.
+    lifetime = (request.tmux and not request.join) and "all" or "entry",
+    -- ... and outlives this command, which may leave once detached.
+    die_with_parent = not (request.tmux and not request.join),
+    network = request.network,
+  }
 end
 
 return M
