@@ -149,8 +149,14 @@ void sbx_init_supervise(pid_t entry, int wait_for_all)
             continue; /* EINTR */
         if (sig != SIGCHLD) {
             /* To the entry's process group while it runs; after that (a
-             * sandbox that outlives its entry) to everyone left in it. */
-            kill(entry_code < 0 ? -entry : -1, sig);
+             * sandbox that outlives its entry) to everyone left in it.
+             * Until the entry's setsid() its group does not exist yet: a
+             * signal in that window goes to the entry itself, or it would
+             * be lost (restored to its default, it is not ignored). */
+            if (entry_code >= 0)
+                kill(-1, sig);
+            else if (kill(-entry, sig) < 0 && errno == ESRCH)
+                kill(entry, sig);
             continue;
         }
         /* One SIGCHLD may stand for many exits. */
