@@ -36,6 +36,7 @@ void sbx_init_restore_signals(const void *old_mask)
     for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
         signal(forwarded_signals[i], SIG_DFL);
     signal(SIGCHLD, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL); /* sbx ignores it (engine/main.c); the entry must not */
     sigprocmask(SIG_SETMASK, old_mask, NULL);
 }
 

@@ -1,5 +1,6 @@
 /* sbx: the process entry. Everything past choosing where the Lua sources come
  * from is decided by lua/sbx/main.lua. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,11 @@ static const char *take_lua_dir(int *argc, char ***argv)
 int main(int argc, char **argv)
 {
     sbx_log_init_from_env();
+    /* A peer that went away (a closed pipe or socket) is an error for the
+     * code that writes to it, not a signal that kills sbx. Programs sbx
+     * starts get the default back: libuv's spawn resets it, and the
+     * engine's init does for a sandbox's entry (engine/init.c). */
+    signal(SIGPIPE, SIG_IGN);
     const char *lua_dir = take_lua_dir(&argc, &argv);
 
     uv_loop_t loop;

@@ -142,6 +142,13 @@ describe("a spawned sandbox", function()
     assert.truthy(out:find("sbx-spec\n" .. uid .. "\n", 1, true), out)
   end)
 
+  it("gives the entry every signal at its default, SIGPIPE too (sbx itself ignores it)", function()
+    local status, out = run("grep -E '^Sig(Ign|Blk):' /proc/self/status; yes | head -n 1 > /dev/null; echo done")
+    assert.equal(0, status.code, out)
+    assert.truthy(out:find("SigIgn:%s+0000000000000000"), out)
+    assert.truthy(out:find("SigBlk:%s+0000000000000000"), out)
+  end)
+
   it("sees only its own processes, and cannot signal the host's", function()
     local status, out = run(("ls /proc | grep -c '^[0-9]'; kill -0 %d && echo SIGNALLED; true"):format(uv.os_getpid()))
     assert.equal(0, status.code, out)
