@@ -1,6 +1,7 @@
 # TAP helpers for the integration suites (sourced by sh).
 # check DESC CMD...   passes when CMD exits 0
 # pass DESC / fail DESC [WHY] / skip DESC REASON
+# relay_checks PREFIX WHAT OUTPUT   a driver's own ok / not ok lines
 # finish              prints the plan; call last
 # end_processes PID...  ends them: SIGTERM, then SIGKILL after 5 s
 # procs ARGS...       tests/support/procs.lua: process trees, identities
@@ -16,6 +17,20 @@ fail() {
     return 0
 }
 skip() { tap_count=$((tap_count + 1)); echo "ok $tap_count - $1 # SKIP $2"; }
+# relay_checks PREFIX WHAT OUTPUT: OUTPUT's "ok NAME" / "not ok NAME" lines
+# (a driver's, such as tests/support/pty_check.py) as checks named PREFIX
+# NAME; a failure named PREFIX WHAT when there is no such line at all.
+relay_checks() {
+    case "$3" in *"ok "*) ;; *) fail "$1$2" "$3" ;; esac
+    while IFS= read -r line; do
+        case "$line" in
+            "ok "*) pass "$1${line#ok }" ;;
+            "not ok "*) fail "$1${line#not ok }" ;;
+        esac
+    done <<LINES
+$3
+LINES
+}
 check() {
     desc=$1; shift
     if output=$("$@" 2>&1); then pass "$desc"; else fail "$desc" "$output"; fi

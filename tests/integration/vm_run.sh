@@ -113,15 +113,7 @@ start=$(date +%s.%N)
 out=$(env -i HOME="$vm_home" PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
     python3 "$scratch/pty_check.py" "$SBX" "$vm_proj" --backend vm 2>&1)
 echo "# the terminal checks: $(elapsed "$start") s"
-case "$out" in *"ok "*) ;; *) fail "the pty driver ran" "$out" ;; esac
-while IFS= read -r line; do
-    case "$line" in
-        "ok "*) pass "terminal: ${line#ok }" ;;
-        "not ok "*) fail "terminal: ${line#not ok }" ;;
-    esac
-done <<LINES
-$out
-LINES
+relay_checks "terminal: " "the pty driver ran" "$out"
 
 # One VM per project: joined by --enter, not by the engine's backend,
 # ended by --stop with its QEMU.

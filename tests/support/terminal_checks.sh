@@ -14,15 +14,7 @@ terminal_setup() {
 terminal_checks() {
     # shellcheck disable=SC2086 # backend_args is a list of words
     out=$(as_id /usr/bin/python3 "$shared/pty_check.py" "$shared/sbx" "$proj" $backend_args 2>&1)
-    case "$out" in *"ok "*) ;; *) fail "$who: the pty driver ran" "$out" ;; esac
-    while IFS= read -r line; do
-        case "$line" in
-            "ok "*) pass "$who: ${line#ok }" ;;
-            "not ok "*) fail "$who: ${line#not ok }" ;;
-        esac
-    done <<LINES
-$out
-LINES
+    relay_checks "$who: " "the pty driver ran" "$out"
 
     sandbox_sh none "exit 42"; code=$?
     if [ $code -eq 42 ]; then pass "$who: the exit status comes back without a terminal too"
