@@ -23,6 +23,8 @@ M.commands = {
   { "help", "sbx.cmd.help" },
   { "lua", "sbx.cmd.lua" },
   { "manager", "sbx.cmd.manager" },
+  { "remote", "sbx.cmd.remote" },
+  { "api", "sbx.cmd.api" },
   { "container-init", "sbx.cmd.container_init", hidden = true },
 }
 

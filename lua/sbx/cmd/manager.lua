@@ -12,7 +12,8 @@ Environment (options below override the first three):
   MANAGER_LISTEN       HOST:PORT to listen on (default 127.0.0.1:3000; an IP
                        address, [IPv6]:PORT, or localhost; port 0 picks one)
   MANAGER_STATE_DIR    state directory (default ~/.local/state/sbx/manager):
-                       state.json, token, sessions.json, logs/<id>.log,
+                       state.json, token, address (for sbx api),
+                       sessions.json, logs/<id>.log,
                        fb/<id>/ (Xvfb -fbdir screens), qmp/<id>/ (a VM's
                        QMP socket and screen dumps), tmux.sock, manager.pid
   MANAGER_SOCKET       also listen on this Unix socket (mode 0600; its owner

@@ -108,14 +108,26 @@ function M.load(getenv, overrides)
   return config
 end
 
--- Where the manager is reached, for the login link: MANAGER_PUBLIC_URL, or
--- the listen address with the port actually bound.
-function M.base_url(config, port)
-  if config.public_url then return (config.public_url:gsub("/+$", "")) end
+-- The address a client on this host connects to: the listen address (a
+-- wildcard one's loopback) and the port actually bound.
+function M.local_address(config, port)
   local host = config.host
   if host == "0.0.0.0" then host = "127.0.0.1" elseif host == "::" then host = "::1" end
-  if host:find(":") then host = "[" .. host .. "]" end
-  return ("http://%s:%d"):format(host, port or config.port)
+  return host, port or config.port
 end
+
+-- Where the manager is reached, for the login link: MANAGER_PUBLIC_URL, or
+-- the local address.
+function M.base_url(config, port)
+  if config.public_url then return (config.public_url:gsub("/+$", "")) end
+  local host
+  host, port = M.local_address(config, port)
+  if host:find(":") then host = "[" .. host .. "]" end
+  return ("http://%s:%d"):format(host, port)
+end
+
+-- The file in the state directory naming the local address ("HOST PORT"),
+-- for `sbx api` on this host.
+function M.address_file(state_dir) return state_dir .. "/address" end
 
 return M

@@ -128,6 +128,10 @@ function M.run(config)
   if config.socket then uv.fs_chmod(config.socket, tonumber("600", 8)) end
   local port = server:port()
   app.config.base_url = config_module.base_url(config, port)
+  local address_file = config_module.address_file(config.state_dir)
+  local address = ("%s %d\n"):format(config_module.local_address(config, port))
+  local written, address_err = fs.write_atomic(address_file, address, tonumber("600", 8))
+  if not written then log.warn("sbx api cannot find this manager: " .. address_err) end
 
   start_modules(starts, app)
   app.every(config.monitor_ms, function() fleet:check() end)
@@ -150,6 +154,7 @@ function M.run(config)
   stop_periodic()
   server_module.stop(server)
   fleet:save()
+  if fs.read(address_file) == address then uv.fs_unlink(address_file) end
   uv.fs_unlink(pid_path)
   return 0
 end
