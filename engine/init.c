@@ -33,10 +33,13 @@ void sbx_init_block_signals(void *old_mask)
 
 void sbx_init_restore_signals(const void *old_mask)
 {
-    for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
-        signal(forwarded_signals[i], SIG_DFL);
-    signal(SIGCHLD, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL); /* sbx ignores it (engine/main.c); the entry must not */
+    /* The entry starts as a fresh program would, with every standard
+     * signal at its default: not ignored as sbx ignores SIGPIPE
+     * (engine/main.c) or as its caller may ignore others (nohup's SIGHUP),
+     * which would survive the exec. */
+    for (int sig = 1; sig < 32; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
     sigprocmask(SIG_SETMASK, old_mask, NULL);
 }
 
