@@ -2,6 +2,7 @@
  * manager signals the processes it did not start in this run (Xvfb, a
  * sandbox's processes), and sbx run ties pasta's life to its sandbox. */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <unistd.h>
@@ -51,16 +52,20 @@ static int l_signal(lua_State *L)
     return 1;
 }
 
-/* pidfd.end_with(watched_pid, watched_start, victim_pid, victim_start)
- * -> true | nil, message, "gone"|"failed" */
+/* pidfd.end_with(watched_pid, watched_start, victim_pid, victim_start
+ *                [, held_fd]) -> true | nil, message, "gone"|"failed" */
 static int l_end_with(lua_State *L)
 {
     pid_t watched_pid = check_pid(L, 1), victim_pid = check_pid(L, 3);
     unsigned long long watched_start = check_start_time(L, 2);
     unsigned long long victim_start = check_start_time(L, 4);
+    lua_Integer held = luaL_optinteger(L, 5, -1);
+    luaL_argcheck(L, held >= -1 && held <= INT_MAX, 5, "expected a descriptor");
     int watched = sbx_process_open(watched_pid, watched_start);
     int victim = sbx_process_open(victim_pid, victim_start);
-    int rc = watched < 0 ? watched : victim < 0 ? victim : sbx_process_end_with(watched, victim);
+    int rc = watched < 0   ? watched
+             : victim < 0 ? victim
+                          : sbx_process_end_with(watched, victim, (int)held);
     if (watched >= 0)
         close(watched);
     if (victim >= 0)

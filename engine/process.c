@@ -68,8 +68,9 @@ int sbx_signal_number(const char *name)
     return -1;
 }
 
-/* In the watcher: only the two pidfds, as 3 and 4, and /dev/null for stdio. */
-static void __attribute__((noreturn)) watch(int watched, int victim)
+/* In the watcher: only the two pidfds, as 3 and 4, the held descriptor as
+ * 5, and /dev/null for stdio. */
+static void __attribute__((noreturn)) watch(int watched, int victim, int held)
 {
     setsid();
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -78,11 +79,13 @@ static void __attribute__((noreturn)) watch(int watched, int victim)
         dup2(null, 1);
         dup2(null, 2);
     }
-    /* Move them out of the way first: either may already be 3 or 4. */
+    /* Move them out of the way first: any may already be 3, 4 or 5. */
     int w = fcntl(watched, F_DUPFD_CLOEXEC, 10), v = fcntl(victim, F_DUPFD_CLOEXEC, 10);
-    if (w < 0 || v < 0 || dup2(w, 3) < 0 || dup2(v, 4) < 0)
+    int h = held >= 0 ? fcntl(held, F_DUPFD_CLOEXEC, 10) : -1;
+    if (w < 0 || v < 0 || (held >= 0 && h < 0) || dup2(w, 3) < 0 || dup2(v, 4) < 0 ||
+        (h >= 0 && dup2(h, 5) < 0))
         _exit(1);
-    close_range(5, ~0U, 0);
+    close_range(h >= 0 ? 6 : 5, ~0U, 0);
     struct pollfd ended = {.fd = 3, .events = POLLIN};
     while (poll(&ended, 1, -1) < 0 && errno == EINTR)
         ;
@@ -90,7 +93,7 @@ static void __attribute__((noreturn)) watch(int watched, int victim)
     _exit(0);
 }
 
-int sbx_process_end_with(int watched, int victim)
+int sbx_process_end_with(int watched, int victim, int held)
 {
     /* Twice forked, so the watcher is nobody's child here and we reap the
      * middle one at once. _Fork: no atfork handlers, no locks taken. */
@@ -100,7 +103,7 @@ int sbx_process_end_with(int watched, int victim)
     if (middle == 0) {
         pid_t watcher = _Fork();
         if (watcher == 0)
-            watch(watched, victim);
+            watch(watched, victim, held);
         _exit(watcher < 0 ? 1 : 0);
     }
     int status;

@@ -21,8 +21,10 @@ int sbx_signal_number(const char *name);
 /* Forks a watcher, detached from the caller (its own session; it outlives
  * the caller) that sends SIGTERM to VICTIM once WATCHED has ended; both
  * are pidfds, which the watcher keeps its own copies of. For helpers that
- * serve a sandbox from outside (pasta) and must end with it even when the
- * sbx that started them is gone. 0 or -errno. */
-int sbx_process_end_with(int watched, int victim);
+ * serve a sandbox from outside (pasta, the D-Bus proxy) and must end with
+ * it even when the sbx that started them is gone. HELD, unless -1, is a
+ * descriptor the watcher keeps open until then (xdg-dbus-proxy runs as long
+ * as the other end of its --fd pipe is open). 0 or -errno. */
+int sbx_process_end_with(int watched, int victim, int held);
 
 #endif

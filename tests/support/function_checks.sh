@@ -208,9 +208,14 @@ function_checks() {
         mkfifo "$scratch/tmux-in-$who"; chmod 666 "$scratch/tmux-in-$who"
         sleep 60 > "$scratch/tmux-in-$who" &
         holder=$!
+        # With the session bus (not root's): it must outlive the detach.
+        bus_env=""
+        [ "$who" != root ] && [ -n "${bus:-}" ] && bus_env="DBUS_SESSION_BUS_ADDRESS=$bus"
+        extra_env=$bus_env
         as_id script -qfec "'$shared/sbx' run $backend_args --tmux --shell --network none '$proj'" /dev/null \
             < "$scratch/tmux-in-$who" > "$scratch/tmux-$who.log" 2>&1 &
         tmux_run=$!
+        extra_env=""
         name=""
         if wait_running > /dev/null; then
             for _ in $(seq 50); do
@@ -229,7 +234,21 @@ function_checks() {
             pass "$who: detaching the tmux client gives the terminal back and keeps the sandbox"
         else fail "$who: detaching the tmux client gives the terminal back and keeps the sandbox" \
             "$(tr -d '\033' < "$scratch/tmux-$who.log" | tail -3)"; fi
+        if [ -n "$bus_env" ]; then
+            wait "$tmux_run" 2> /dev/null # the sbx run that made the sandbox has ended
+            extra_env=$bus_env
+            out=$(sbx_run --enter "$proj" -- -c "$list_names" < /dev/null 2>&1)
+            extra_env=""
+            if printf '%s' "$out" | grep -q '"org.freedesktop.DBus"'; then
+                pass "$who: after the detach and the end of its sbx run, the sandbox still reaches the session bus"
+            else fail "$who: after the detach and the end of its sbx run, the sandbox still reaches the session bus" "$out"; fi
+        fi
         sbx_run --stop "$proj" > /dev/null 2>&1
+        if [ -n "$bus_env" ]; then
+            for _ in $(seq 50); do pgrep -f "xdg-dbus-proxy $bus " > /dev/null || break; sleep 0.1; done
+            if ! pgrep -f "xdg-dbus-proxy $bus " > /dev/null; then pass "$who: --stop ends the handed-over session bus proxy too"
+            else fail "$who: --stop ends the handed-over session bus proxy too" "$(pgrep -af xdg-dbus-proxy)"; fi
+        fi
         kill "$holder" 2> /dev/null
         wait "$tmux_run" 2> /dev/null
     else skip "$who: --tmux" "tmux or script is not installed"; fi

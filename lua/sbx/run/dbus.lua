@@ -26,7 +26,9 @@ function M.socket_for(project, host)
 end
 
 -- Starts the proxy from ADDRESS to SOCKET and waits until it listens.
--- Returns a handle whose close() stops it, or nil and a message. Waits.
+-- Returns a handle whose close() stops it and whose hand_over(pid,
+-- start_time) leaves it to live as long as that process (a detached
+-- sandbox's init) instead; or nil and a message. Waits.
 function M.start(address, socket)
   local async = require "sbx.async"
   local co = async.current()
@@ -36,8 +38,9 @@ function M.start(address, socket)
   for _, name in ipairs(M.talk) do argv[#argv + 1] = "--talk=" .. name end
   argv[#argv + 1] = "--fd=3"
   local exited
+  -- A session of its own: a hangup of our terminal is not its end.
   local handle, pid = uv.spawn(paths.which("xdg-dbus-proxy"), {
-    args = argv, stdio = { nil, nil, 2, sync },
+    args = argv, stdio = { nil, nil, 2, sync }, detached = true,
   }, function(code)
     exited = code
   end)
@@ -61,6 +64,24 @@ function M.start(address, socket)
       if exited == nil then handle:kill("sigterm") end
       handle:close()
     end
+  end
+  -- The proxy runs while the other end of its --fd pipe is open: a
+  -- watcher holds a copy of ours until the sandbox ends, then ends it.
+  function proxy.hand_over(sandbox_pid, sandbox_start)
+    local pidfd = require "sbx.pidfd"
+    local proxy_start = exited == nil and pidfd.start_time(pid)
+    if not proxy_start then
+      proxy.close()
+      return nil, "the session bus proxy has ended"
+    end
+    local ok, err = pidfd.end_with(sandbox_pid, sandbox_start, pid, proxy_start, sync:fileno())
+    if not ok then
+      proxy.close()
+      return nil, "the session bus proxy ends with this command: " .. err
+    end
+    sync:close()
+    handle:close()
+    return true
   end
   if not ready then
     proxy.close()

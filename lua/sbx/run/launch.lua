@@ -145,7 +145,7 @@ local function launch(request, host, make_plan)
       return nil, err .. " (--network host or none work without it)", 1
     end
   end
-  local start_time = require("sbx.pidfd").start_time(box.pid)
+  local init_pid, start_time = box.pid, require("sbx.pidfd").start_time(box.pid)
   local started, start_err = box:start()
   if not started then
     box:close()
@@ -159,8 +159,15 @@ local function launch(request, host, make_plan)
     return "detach"
   end or nil })
   box:close()
-  -- Detached: the sandbox, its registration and its D-Bus proxy stay.
-  if status.detached then return 0 end
+  -- Detached: the sandbox and its registration stay, and its D-Bus proxy
+  -- with them, until the sandbox ends.
+  if status.detached then
+    if proxy then
+      local handed, hand_err = proxy.hand_over(init_pid, start_time)
+      if not handed then warn(hand_err) end
+    end
+    return 0
+  end
   if file then registry.unregister(file) end
   cleanup()
   return relay.exit_code(status)
