@@ -23,7 +23,7 @@ M.guest_resolv_conf = "nameserver 10.0.2.3\n"
 -- The guest's own version of a bind the host made for the engine, or nil
 -- to leave it out.
 local function for_guest(op, request)
-  if op.op == "bind" and op.dest == "/etc/resolv.conf" then
+  if op.dest == "/etc/resolv.conf" then
     if request.network == "none" then return nil end
     return { op = "file", dest = op.dest, contents = M.guest_resolv_conf, mode = "0644", readonly = true }
   end

@@ -84,6 +84,21 @@ describe("the bubblewrap plan", function()
     assert.equal(0, #ops_at(plan, "/etc"))
   end)
 
+  it("with a private network and a host resolving on its loopback, names pasta's DNS address instead", function()
+    local loopback = "# resolved\nnameserver 127.0.0.53\noptions edns0\nsearch lan\n"
+    local resolv = op_at(make({ network = "private" }, { resolv_conf = loopback }), "/etc/resolv.conf")
+    assert.equal("file", resolv.op)
+    assert.truthy(resolv.readonly)
+    assert.truthy(resolv.contents:find("\nnameserver 169.254.1.1\n", 1, true), resolv.contents)
+    assert.truthy(resolv.contents:find("\noptions edns0\nsearch lan\n", 1, true), resolv.contents)
+    assert.falsy(resolv.contents:find("127.0.0.53", 1, true))
+    -- The host's file as it is: on the host's network, and with a real resolver.
+    assert.equal("bind", op_at(make({ network = "host" }, { resolv_conf = loopback }), "/etc/resolv.conf").op)
+    local real = "nameserver 127.0.0.53\nnameserver 192.0.2.1\n"
+    assert.equal("bind", op_at(make({ network = "private" }, { resolv_conf = real }), "/etc/resolv.conf").op)
+    assert.equal("bind", op_at(make({ network = "private" }, { resolv_conf = nil }), "/etc/resolv.conf").op)
+  end)
+
   it("gives private /tmp, /proc, /dev and a /home tmpfs holding $HOME", function()
     local plan = make()
     assert.same({ op = "tmpfs", dest = "/tmp", mode = "1777" }, op_at(plan, "/tmp"))

@@ -53,6 +53,8 @@ describe("the vm plan", function()
     local resolv = op_at(make(), "/etc/resolv.conf")
     assert.same({ "file", backend.guest_resolv_conf, true }, { resolv.op, resolv.contents, resolv.readonly })
     assert.equal(0, #ops_at(make { network = "none" }, "/etc/resolv.conf"))
+    local loopback_host = make(nil, { resolv_conf = "nameserver 127.0.0.53\n" })
+    assert.equal(backend.guest_resolv_conf, op_at(loopback_host, "/etc/resolv.conf").contents)
   end)
 
   it("keeps tmux's socket in the guest's own /run, not on a host share", function()

@@ -64,6 +64,8 @@ function M.gather()
     xauthority = fs.read(xauthority),
     claude_json = fs.read(home .. "/.claude.json"),
     claude_dir = uv.fs_realpath(home .. "/.claude") or home .. "/.claude",
+    -- Where the host resolves names (lua/sbx/run/dns.lua).
+    resolv_conf = fs.read("/etc/resolv.conf"),
     -- For the vm backend: {kernel, modules, release}, or {error = why not}.
     guest_kernel = guest_kernel(),
   }

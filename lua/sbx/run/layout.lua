@@ -19,6 +19,7 @@
 -- Host paths it binds without `try` must exist; lua/sbx/run/state.lua makes
 -- them before a launch.
 local cjson = require "cjson"
+local dns = require "sbx.run.dns"
 local xauth = require "sbx.xauth"
 
 local M = {}
@@ -155,8 +156,19 @@ local function host_runtime_dir(host)
   return "/run/user/" .. host.uid
 end
 
+-- The host's /etc files in PATHS, read-only, for a sandbox on NETWORK;
+-- but resolv.conf, which a private network may need in its own version
+-- (lua/sbx/run/dns.lua). QEMU's sandbox gets its files this way too.
+function M.bind_etc(m, paths, network, host)
+  local resolv_conf = network == "private" and dns.private_resolv_conf(host.resolv_conf)
+  for _, path in ipairs(paths) do
+    if path == "/etc/resolv.conf" and resolv_conf then m.file(path, resolv_conf)
+    else m.ro(path, nil, MAYBE_HOST_TREE) end
+  end
+end
+
 -- The host's software, the spec's /etc and the kernel file systems.
-local function system(m, spec, host)
+local function system(m, request, spec, host)
   if host.nix then
     m.ro("/nix/store")
     m.ro("/nix/var/nix/daemon-socket", nil, MAYBE_HOST_TREE)
@@ -165,7 +177,7 @@ local function system(m, spec, host)
   for _, entry in ipairs(host.root_entries) do
     if entry.link then m.symlink(entry.link, entry.path) else m.ro(entry.path, nil, MAYBE_HOST_TREE) end
   end
-  for _, path in ipairs(spec.etc) do m.ro(path, nil, MAYBE_HOST_TREE) end
+  M.bind_etc(m, spec.etc, request.network, host)
   local uid, gid = inside_ids(host)
   m.file("/etc/passwd", ("%s:x:%d:%d::%s:/bin/bash\n"):format(host.user, uid, gid, host.home))
   m.file("/etc/group", ("%s:x:%d:\n"):format(host.user, gid))
@@ -333,7 +345,7 @@ function M.plan(request, spec, host, backend, options)
   options = options or {}
   local m = mount_list()
   local env = env_for(request, spec, host, backend)
-  system(m, spec, host)
+  system(m, request, spec, host)
   home(m, request, host)
   if not options.no_desktop then desktop(m, env, request, host) end
   chromium(m, spec, host)

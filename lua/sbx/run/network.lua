@@ -3,8 +3,10 @@
 -- does by default is turned off: nothing on the host's loopback (-T/-U),
 -- no host ports into the sandbox (-t/-u), and the gateway address is not
 -- the host (--no-map-gw). What is left is outbound traffic, as from the
--- host but from a process of its own.
+-- host but from a process of its own, and DNS: one address forwarded to
+-- the host's first resolver, UDP port 53 only (lua/sbx/run/dns.lua).
 local async = require "sbx.async"
+local dns = require "sbx.run.dns"
 local paths = require "sbx.paths"
 
 local M = {}
@@ -19,6 +21,7 @@ function M.pasta_argv(pasta, pid, pid_file)
   local uv = require "luv"
   return { pasta, "--config-net", "--quiet", "--runas", ("%d:%d"):format(uv.getuid(), uv.getgid()),
     "--no-map-gw", "-t", "none", "-u", "none", "-T", "none", "-U", "none",
+    "--dns-forward", dns.forward_address,
     "--pid", pid_file, tostring(pid) }
 end
 

@@ -75,7 +75,9 @@ function M.host_plan(plan, facts)
   for _, entry in ipairs(host.root_entries) do
     if entry.link then m.symlink(entry.link, entry.path) else m.ro(entry.path, nil, layout.MAYBE_HOST_TREE) end
   end
-  for _, path in ipairs(QEMU_ETC) do m.ro(path, nil, layout.MAYBE_HOST_TREE) end
+  -- QEMU's own resolver asks the host's: through pasta's forwarded address
+  -- when that is on the host's loopback.
+  layout.bind_etc(m, QEMU_ETC, plan.network, host)
   m.op { op = "proc", dest = "/proc" }
   m.op { op = "dev", dest = "/dev" }
   if facts.accel == "kvm" then m.dev("/dev/kvm") end
