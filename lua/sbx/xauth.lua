@@ -32,6 +32,13 @@ function M.display_number(display)
   return display and display:match("^[^:]*:(%d+)")
 end
 
+-- An Xauthority file with one wildcard entry: COOKIE (16 bytes) for
+-- display number NUMBER.
+function M.wildcard_file(number, cookie)
+  return M.encode { { family = FAMILY_WILD, address = "", number = tostring(number), name = "MIT-MAGIC-COOKIE-1",
+    data = cookie } }
+end
+
 -- An Xauthority file holding only a wildcard copy of the cookie for
 -- DISPLAY, or nil when CONTENTS has none for it.
 function M.wildcard_for(contents, display)
@@ -39,7 +46,8 @@ function M.wildcard_for(contents, display)
   if not contents or not number then return nil end
   for _, entry in ipairs(M.parse(contents)) do
     if entry.number == number then
-      return M.encode { { family = FAMILY_WILD, address = "", number = number, name = entry.name, data = entry.data } }
+      return M.encode { { family = FAMILY_WILD, address = "", number = number, name = entry.name,
+        data = entry.data } }
     end
   end
 end

@@ -58,7 +58,11 @@ else fail "POST /api/sandboxes: 201 with the sandbox, every field of the origina
 first=$(json 'b["id"]')
 display=$(json 'b["display_num"]')
 check "the Location header names it" grep -qi "^location: /api/sandboxes/$first" "$scratch/headers"
-check "its Xvfb accepts X clients" xdpyinfo -display ":$display"
+cp "$state/fb/$first/Xauthority" "$scratch/first.xauth"
+x_client() { env XAUTHORITY="$1" xdpyinfo -display ":$display"; }
+check "its Xvfb accepts X clients that show its cookie" x_client "$scratch/first.xauth"
+check "and refuses those that do not" sh -c "! env XAUTHORITY=/nonexistent xdpyinfo -display ':$display'"
+check "its cookie is the manager's alone" test "$(stat -c %a "$state/fb/$first/Xauthority")" = 600
 check "its screen is kept in the -fbdir file" test -s "$state/fb/$first/Xvfb_screen0"
 check "its tmux session runs sbx run, on the manager's own tmux server" \
     sh -c "tmux -S '$state/tmux.sock' list-panes -t '=sandbox-$(echo "$first" | cut -c1-8):' -F '#{pane_current_command} #{pane_start_command}' | grep -q 'run --new --backend bubblewrap --network host'"
@@ -161,7 +165,7 @@ check "POST /api/sandboxes/<id>/stop: 204" test "$status" = 204
 status=$(api GET "/api/sandboxes/$first")
 check "it is stopped" test "$(json 'b["status"]')" = stopped
 check "its tmux session is gone" sh -c "! tmux -S '$state/tmux.sock' has-session -t '=sandbox-$(echo "$first" | cut -c1-8)'"
-check "its Xvfb is gone" sh -c "! xdpyinfo -display ':$display' > /dev/null 2>&1"
+check "its Xvfb is gone" sh -c "! XAUTHORITY='$scratch/first.xauth' xdpyinfo -display ':$display' > /dev/null 2>&1"
 check "stopping it again: 204" test "$(api POST "/api/sandboxes/$first/stop")" = 204
 status=$(api DELETE "/api/sandboxes/$first")
 check "DELETE /api/sandboxes/<id>: 204" test "$status" = 204

@@ -21,6 +21,7 @@ manager_start "$state" || { fail "the manager starts"; finish; exit 1; }
 status=$(create alive)
 alive_id=$(json 'b["id"]')
 alive_display=$(json 'b["display_num"]')
+cp "$state/fb/$alive_id/Xauthority" "$scratch/alive.xauth"
 alive_xvfb=$(json 'b["pid_xvfb"]')
 check "a sandbox is made (201)" test "$status" = 201
 sleep 3
@@ -34,12 +35,13 @@ status=$(create short)
 short_id=$(json 'b["id"]')
 short_display=$(json 'b["display_num"]')
 short_xvfb=$(json 'b["pid_xvfb"]')
+cp "$state/fb/$short_id/Xauthority" "$scratch/short.xauth"
 sleep 1
 tmux -S "$state/tmux.sock" kill-session -t "=sandbox-$(echo "$short_id" | cut -c1-8)"
 if wait_for "dead" 8 sh -c "curl -s -H 'Authorization: Bearer $TOKEN' $URL/api/sandboxes/$short_id | grep -q '\"status\":\"dead\"'"; then
     pass "a sandbox whose session ended is dead within the liveness tick"
 else fail "a sandbox whose session ended is dead within the liveness tick" "$(field "$short_id" status)"; fi
-check "its Xvfb is stopped" sh -c "! xdpyinfo -display :$short_display > /dev/null 2>&1"
+check "its Xvfb is stopped" sh -c "! XAUTHORITY='$scratch/short.xauth' xdpyinfo -display :$short_display > /dev/null 2>&1"
 check "and reaped: the manager has no zombie children" no_zombies
 check "its Xvfb process is gone" sh -c "! kill -0 $short_xvfb 2>/dev/null || ps -o stat= -p $short_xvfb | grep -q Z"
 
@@ -48,7 +50,8 @@ for how in TERM KILL; do
     manager_stop $how
     manager_start "$state"
     if [ "$(field "$alive_id" status)" = running ] && alive "$pane" && alive "$alive_xvfb" &&
-        xdpyinfo -display ":$alive_display" > /dev/null 2>&1 && [ "$(pane_pid "$alive_id")" = "$pane" ]; then
+        XAUTHORITY="$scratch/alive.xauth" xdpyinfo -display ":$alive_display" > /dev/null 2>&1 &&
+        [ "$(pane_pid "$alive_id")" = "$pane" ]; then
         pass "after a SIG$how restart the running sandbox still runs (same processes, same display)"
     else fail "after a SIG$how restart the running sandbox still runs (same processes, same display)" \
         "status $(field "$alive_id" status), pane $pane"; fi

@@ -63,7 +63,8 @@ describe("screenshots", function()
         "--disable-component-update", "--disable-sync", "--user-data-dir=" .. profile,
         "--window-position=0,0", "--window-size=800,600",
         "--app=data:text/html,<body style='background:%2333cc66'></body>" },
-      env = { "DISPLAY=" .. record.display, "HOME=" .. dir, "TMPDIR=" .. dir },
+      env = { "DISPLAY=" .. record.display, "XAUTHORITY=" .. require("sbx.manager.display").xauthority_path(dir),
+        "HOME=" .. dir, "TMPDIR=" .. dir },
     }, function() handle:close() end)
     local frame
     async.run(function()

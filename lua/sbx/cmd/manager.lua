@@ -6,7 +6,8 @@ local description = [[
 Keeps sandboxes running on this host for users who connect from elsewhere:
 a REST API, the dashboard and WebSocket log streams, on one event loop.
 Each sandbox is `sbx run --new --backend B --network N DIR` in a tmux
-session of the manager's own tmux server, with an Xvfb display of its own.
+session of the manager's own tmux server, with an Xvfb display of its own
+that admits only clients showing its cookie (fb/<id>/Xauthority).
 
 Environment (options below override the first three):
   MANAGER_LISTEN       HOST:PORT to listen on (default 127.0.0.1:3000; an IP

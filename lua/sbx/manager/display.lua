@@ -1,12 +1,13 @@
 -- X displays for sandboxes: finding one that is really free, starting Xvfb
--- on it with its screen kept in a file (-fbdir, for fast screenshots), and
--- waiting until it accepts connections.
+-- on it with its screen kept in a file (-fbdir, for fast screenshots) and a
+-- cookie of its own, and waiting until it accepts connections.
 local async = require "sbx.async"
 local fs = require "sbx.fs"
 local log = require "sbx.log"
 local process = require "sbx.manager.process"
 local proc = require "sbx.proc"
 local uv = require "luv"
+local xauth = require "sbx.xauth"
 
 local M = {}
 
@@ -69,6 +70,22 @@ function M.is_free(n)
   return true
 end
 
+-- The Xauthority file of the display whose screen is in FB_DIR: Xvfb
+-- admits only clients that show its cookie (any local user could read and
+-- type into an open display); the sandbox's sbx run gets it as XAUTHORITY.
+function M.xauthority_path(fb_dir)
+  return (fb_dir:gsub("/+$", "")) .. "/Xauthority"
+end
+
+-- A new random cookie for display N, in FB_DIR's Xauthority file (0600).
+local function write_cookie(n, fb_dir)
+  local random = io.open("/dev/urandom", "rb")
+  local cookie = random and random:read(16)
+  if random then random:close() end
+  if not cookie or #cookie ~= 16 then return nil, "cannot read /dev/urandom" end
+  return fs.write_atomic(M.xauthority_path(fb_dir), xauth.wildcard_file(n, cookie), tonumber("600", 8))
+end
+
 -- Starts Xvfb on display N with its screen in FB_DIR and its messages in
 -- LOG_PATH, tells ON_STARTED(identity) at once (so it can be recorded
 -- before anything waits), and waits until it accepts connections. Returns
@@ -78,12 +95,15 @@ end
 function M.start_xvfb(n, fb_dir, log_path, on_started)
   local ok, err = fs.mkdir_p(fb_dir, tonumber("700", 8))
   if not ok then return nil, err end
+  ok, err = write_cookie(n, fb_dir)
+  if not ok then return nil, "cannot write the display's cookie: " .. err end
   local log_fd = uv.fs_open(log_path, "a", tonumber("600", 8))
   local exited = false
   local handle, pid
   -- Closing the handle once the process has exited is what reaps it.
   handle, pid = uv.spawn("Xvfb", {
-    args = { ":" .. n, "-screen", "0", M.screen, "-fbdir", fb_dir, "-nolisten", "tcp", "-noreset" },
+    args = { ":" .. n, "-screen", "0", M.screen, "-fbdir", fb_dir, "-auth", M.xauthority_path(fb_dir),
+      "-nolisten", "tcp", "-noreset" },
     stdio = { nil, log_fd, log_fd },
     detached = true,
   }, function()

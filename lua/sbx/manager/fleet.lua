@@ -196,6 +196,7 @@ local function remove_files(record)
   if record.qemu_qmp_socket then fs.remove_tree(M.qmp_dir(record)) end
   if record.fb_dir then
     uv.fs_unlink(record.fb_dir .. "Xvfb_screen0")
+    uv.fs_unlink(display.xauthority_path(record.fb_dir))
     uv.fs_rmdir(record.fb_dir)
   end
 end
@@ -209,7 +210,10 @@ end
 -- What `sbx run` gets in its session's environment.
 local function session_env(record)
   local env = {}
-  if record.display then env[#env + 1] = "DISPLAY=" .. record.display end
+  if record.display then
+    env[#env + 1] = "DISPLAY=" .. record.display
+    env[#env + 1] = "XAUTHORITY=" .. display.xauthority_path(record.fb_dir)
+  end
   if record.qemu_qmp_socket then env[#env + 1] = "SBX_QMP_SOCKET=" .. record.qemu_qmp_socket end
   -- A manager running Lua from the tree gives its sandboxes the same code.
   if host.lua_dir then env[#env + 1] = "SBX_LUA_DIR=" .. (uv.fs_realpath(host.lua_dir) or host.lua_dir) end
