@@ -133,6 +133,23 @@ function M.execute(argv, options)
   return result
 end
 
+-- Runs ARGV on our own stdin, stdout and stderr (a program for the user's
+-- terminal, such as tmux or ssh -t) and waits for it. Returns {code,
+-- signal}, or nil and a message when it cannot be started.
+function M.execute_attached(argv)
+  local co = M.current()
+  local result, handle, err
+  handle, err = uv.spawn(argv[1], { args = table.move(argv, 2, #argv, 1, {}), stdio = { 0, 1, 2 } },
+    function(code, signal)
+      result = { code = code, signal = signal }
+      handle:close()
+      resume(co)
+    end)
+  if not handle then return nil, ("cannot run %s: %s"):format(argv[1], err) end
+  coroutine.yield()
+  return result
+end
+
 -- Runs every function in FNS concurrently and waits for all of them.
 -- Returns their first results, in the same order.
 function M.all(fns)

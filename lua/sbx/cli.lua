@@ -25,6 +25,7 @@ M.commands = {
   { "manager", "sbx.cmd.manager" },
   { "remote", "sbx.cmd.remote" },
   { "api", "sbx.cmd.api" },
+  { "attach", "sbx.cmd.attach" },
   { "container-init", "sbx.cmd.container_init", hidden = true },
 }
 

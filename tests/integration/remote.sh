@@ -90,7 +90,35 @@ out=$("$SBX" api --state "$state" --status GET "/api/sandboxes/$id" 2>&1); code=
 if [ $code -eq 0 ] && [ "$(printf '%s' "$out" | head -1)" = 200 ]; then pass "sbx api on the server: the status, then the body"
 else fail "sbx api on the server: the status, then the body" "exit $code: $out"; fi
 
+# attach: this terminal (script gives one) on the sandbox's tmux session,
+# through ssh -t; a detach ends it, and the sandbox runs on.
+session="sandbox-$short"
+mkfifo "$scratch/attach-in"
+sleep 120 > "$scratch/attach-in" &
+attach_holder=$!
+at_exit "kill $attach_holder 2>/dev/null"
+script -qfec "'$SBX' remote --host root@127.0.0.1 --sbx '$SBX' --state '$state' attach $short" /dev/null \
+    < "$scratch/attach-in" > "$scratch/attach.log" 2>&1 &
+attach_run=$!
+has_client() { [ -n "$(tmux -S "$state/tmux.sock" list-clients -t "=$session" 2> /dev/null)" ]; }
+if wait_for "a client" 30 has_client; then pass "attach puts this terminal on the sandbox's tmux session, over ssh -t"
+else fail "attach puts this terminal on the sandbox's tmux session, over ssh -t" "$(tail -c 500 "$scratch/attach.log")"; fi
+tmux -S "$state/tmux.sock" detach-client -s "=$session" 2> /dev/null
+wait "$attach_run"; code=$?
+kill "$attach_holder" 2> /dev/null
+runs_on() { remote show "$short" | grep -qx 'status  *running'; }
+if [ $code -eq 0 ] && runs_on; then pass "a detach ends attach with 0, and the sandbox runs on"
+else fail "a detach ends attach with 0, and the sandbox runs on" "exit $code: $(tail -c 300 "$scratch/attach.log")"; fi
+out=$(remote attach "$short" < /dev/null 2>&1); code=$?
+if [ $code -eq 2 ] && printf '%s' "$out" | grep -q "needs a terminal"; then pass "attach without a terminal: exit 2, said"
+else fail "attach without a terminal: exit 2, said" "exit $code: $out"; fi
+
 check "stop ends it" remote stop "$short"
+script -qfec "'$SBX' remote --host root@127.0.0.1 --sbx '$SBX' --state '$state' attach $short" /dev/null \
+    < /dev/null > "$scratch/attach-stopped.log" 2>&1; code=$?
+if [ $code -eq 1 ] && grep -q "is stopped, not running" "$scratch/attach-stopped.log"; then
+    pass "attach to a stopped sandbox: exit 1, said"
+else fail "attach to a stopped sandbox: exit 1, said" "exit $code: $(cat "$scratch/attach-stopped.log")"; fi
 shows_stopped() { remote show "$short" | grep -qx 'status  *stopped'; }
 check "and show says stopped" shows_stopped
 check "rm forgets it" remote rm "$short"

@@ -13,6 +13,7 @@ commands:
   stop ID                        end its session, its processes and its display
   rm ID                          stop it and forget it, with its log
   logs ID                        its terminal's log
+  attach ID                      this terminal on its tmux session (Ctrl-b d detaches)
   screenshot ID FILE             its screen as a JPEG (FILE - for stdout)
   metrics                        the host's CPU, memory, load, disks, network (JSON)
 ID is a sandbox's id or the start of one that no other id shares.]]
@@ -31,14 +32,22 @@ local function words(text)
   return list
 end
 
--- One API call on the remote host: {status, body}, or nil and a message.
-local function call(context, method, path, body)
-  local remote = { context.sbx, "api", "--status" }
+-- ssh's argv for running `sbx COMMAND [--state DIR] ARGS...` on the host,
+-- with SSH_OPTIONS (a list) before the host.
+local function ssh_argv(context, ssh_options, command, args)
+  local remote = { context.sbx, command }
   if context.state then table.move({ "--state", context.state }, 1, 2, #remote + 1, remote) end
-  table.move({ method, path }, 1, 2, #remote + 1, remote)
+  table.move(args, 1, #args, #remote + 1, remote)
   for i, word in ipairs(remote) do remote[i] = shell_quote(word) end
   local argv = words(context.ssh)
+  table.move(ssh_options, 1, #ssh_options, #argv + 1, argv)
   table.move({ context.host, "--", table.concat(remote, " ") }, 1, 3, #argv + 1, argv)
+  return argv
+end
+
+-- One API call on the remote host: {status, body}, or nil and a message.
+local function call(context, method, path, body)
+  local argv = ssh_argv(context, {}, "api", { "--status", method, path })
   local result, err = async.execute(argv, { stdin = body or "" })
   if not result then return nil, ("cannot run %s: %s"):format(argv[1], err) end
   local status, rest = result.stdout:match("^(%d%d%d)\n(.*)$")
@@ -165,6 +174,13 @@ actions.screenshot = { 2, function(context, id, file)
   out:write(response.body)
   out:close()
   return 0
+end, needs_id = true }
+
+actions.attach = { 1, function(context, id)
+  local result, err = async.execute_attached(ssh_argv(context, { "-t" }, "attach", { id }))
+  if not result then return nil, err end
+  if result.code == 255 then return nil, ("ssh to %s failed"):format(context.host) end
+  return result.code
 end, needs_id = true }
 
 actions.metrics = { 0, function(context)
