@@ -13,7 +13,7 @@ packages="$packages tmux xvfb chromium systemd-container qemu-system-x86 linux-i
  passt xdg-dbus-proxy busybox-static ca-certificates"
 # Tests and benchmarks.
 packages="$packages lua-busted lua-check luarocks python3 curl procps iproute2 util-linux
- x11-utils xauth openssh-server openssh-client wrk hyperfine imagemagick bubblewrap"
+ x11-utils xauth openssh-server openssh-client wrk hyperfine imagemagick bubblewrap cpio"
 
 missing=""
 for package in $packages; do
