@@ -22,6 +22,11 @@ function M.mkdir_p(dir, mode)
   return true
 end
 
+-- The directory part of PATH: "/a/b" -> "/a", "/a" -> "", "a" -> nil.
+function M.dirname(path)
+  return path:match("^(.*)/[^/]+$")
+end
+
 function M.read(path)
   local file, err, code = io.open(path, "rb")
   if not file then return nil, err, code end

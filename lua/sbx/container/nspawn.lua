@@ -22,6 +22,8 @@
 --                the init's plan (`init` in the result), read from a file
 --                bound in: never on nspawn's command line, which every host
 --                user can read in /proc
+local fs = require "sbx.fs"
+
 local M = {}
 
 -- Where the init finds itself and its plan inside.
@@ -67,10 +69,10 @@ end
 
 local function parents(path)
   local list = {}
-  local dir = path:match("^(.*)/[^/]+$")
+  local dir = fs.dirname(path)
   while dir and dir ~= "" do
     table.insert(list, 1, dir)
-    dir = dir:match("^(.*)/[^/]+$")
+    dir = fs.dirname(dir)
   end
   return list
 end
@@ -151,12 +153,12 @@ function M.translate(plan, context)
   -- make them as the host's root, which the sandbox's user could not
   -- write (the engine makes them as that user).
   local function mount_point(dest, is_dir)
-    local fs = tmpfs_of(dest)
-    if not fs then
+    local enclosing_tmpfs = tmpfs_of(dest)
+    if not enclosing_tmpfs then
       if is_dir then root.dir(dest) else root.file(dest) end
-    elseif not own[fs] then
+    elseif not own[enclosing_tmpfs] then
       for _, dir in ipairs(parents(dest)) do
-        if under(dir, fs) and not mounted[dir] then add_tmpfs(dir, "0755") end
+        if under(dir, enclosing_tmpfs) and not mounted[dir] then add_tmpfs(dir, "0755") end
       end
     end
     mounted[dest] = true

@@ -186,7 +186,7 @@ end
 
 -- A VM sandbox's own directory, which holds its QMP socket.
 function M.qmp_dir(record)
-  return (record.qemu_qmp_socket:match("^(.*)/[^/]+$"))
+  return fs.dirname(record.qemu_qmp_socket)
 end
 
 local function remove_files(record)

@@ -34,7 +34,7 @@ local function claude_install(path)
   local real_path = uv.fs_realpath(path)
   if not real_path then return nil end
   local package_root = real_path:match("^(.*/node_modules/@anthropic%-ai/claude%-code)/")
-  local root = package_root or real_path:match("^(.*)/[^/]+$")
+  local root = package_root or fs.dirname(real_path)
   return { path = path, real = real_path, root = root }
 end
 

@@ -14,6 +14,7 @@
 -- Pure: FACTS = {runtime = host path of the runtime directory, accel =
 -- "kvm"|"tcg", tsc_khz = the host's TSC rate (or nil), host = the host
 -- facts (uid, gid, root_entries, nix)}.
+local fs = require "sbx.fs"
 local layout = require "sbx.run.layout"
 local guest_config = require "sbx.vm.guest_config"
 
@@ -83,7 +84,7 @@ function M.host_plan(plan, facts)
   if facts.accel == "kvm" then m.dev("/dev/kvm") end
   m.tmpfs("/tmp", "1777")
   m.rw(facts.runtime, M.runtime)
-  if plan.vm.qmp_socket then m.rw(plan.vm.qmp_socket:match("^(.*)/[^/]+$")) end
+  if plan.vm.qmp_socket then m.rw(fs.dirname(plan.vm.qmp_socket)) end
   m.ro(plan.vm.kernel, M.kernel)
   -- Only mount points live here; what the guest writes beside them stays small.
   m.op { op = "tmpfs", dest = M.export, mode = "0755", size = "1m" }

@@ -52,8 +52,8 @@ end
 -- its directory is shared with QEMU, read-write, so it must be UID's own
 -- and nobody else's to write. Returns true, or nil and a message.
 function M.check_qmp_socket(socket, uid)
-  local dir = socket:match("^(/.+)/[^/]+$")
-  local stat = dir and uv.fs_stat(dir)
+  local dir = fs.dirname(socket)
+  local stat = dir and dir:sub(1, 1) == "/" and uv.fs_stat(dir)
   if not stat or stat.type ~= "directory" then
     return nil, ("SBX_QMP_SOCKET=%s: its directory must exist"):format(socket)
   end
