@@ -69,6 +69,19 @@ M.seccomp = {
   },
 }
 
+-- What an engine sandbox on NETWORK unshares: everything, and the network
+-- too unless it is the host's. QEMU's own sandbox is made the same way.
+function M.namespaces(network)
+  local namespaces = { "user", "mount", "pid", "ipc", "uts", "cgroup" }
+  if network ~= "host" then namespaces[#namespaces + 1] = "net" end
+  return namespaces
+end
+
+-- A plan's own copy of M.seccomp (a config's plan editor may change it).
+function M.seccomp_for_plan()
+  return { ioctls = { table.unpack(M.seccomp.ioctls) }, syscalls = { table.unpack(M.seccomp.syscalls) } }
+end
+
 -- An orange status bar says "this terminal is a sandbox" at a glance.
 M.tmux_config = [[
 set -g status-style "bg=colour208,fg=black"
@@ -353,11 +366,9 @@ function M.plan(request, spec, host, backend, options)
   m.rw(request.project.path)
 
   local uid, gid = inside_ids(host)
-  local namespaces = { "user", "mount", "pid", "ipc", "uts", "cgroup" }
-  if request.network ~= "host" then namespaces[#namespaces + 1] = "net" end
   return {
     backend = backend,
-    namespaces = namespaces,
+    namespaces = M.namespaces(request.network),
     uid_map = { inside = uid, outside = host.uid },
     gid_map = { inside = gid, outside = host.gid },
     hostname = ("sbx-" .. request.project.name):sub(1, 63),
@@ -365,7 +376,7 @@ function M.plan(request, spec, host, backend, options)
     env = env.list(),
     cwd = request.project.path,
     argv = argv,
-    seccomp = { ioctls = { table.unpack(M.seccomp.ioctls) }, syscalls = { table.unpack(M.seccomp.syscalls) } },
+    seccomp = M.seccomp_for_plan(),
     limits = { core = 0 },
     terminal = request.terminal,
     -- A tmux server outlives the client that started it: detaching leaves

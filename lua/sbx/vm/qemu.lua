@@ -89,11 +89,8 @@ function M.host_plan(plan, facts)
   -- Only mount points live here; what the guest writes beside them stays small.
   m.op { op = "tmpfs", dest = M.export, mode = "0755", size = "1m" }
   exports(m, plan)
-  local namespaces = { "user", "mount", "pid", "ipc", "uts", "cgroup" }
-  if plan.network ~= "host" then namespaces[#namespaces + 1] = "net" end
-  local seccomp = layout.seccomp
   return {
-    namespaces = namespaces,
+    namespaces = layout.namespaces(plan.network),
     -- QEMU sees the files as the guest's user does: the caller's own
     -- (root's, for root) belong to the user inside.
     uid_map = { inside = plan.uid_map.inside, outside = plan.uid_map.outside },
@@ -103,7 +100,7 @@ function M.host_plan(plan, facts)
     env = { "PATH=/usr/bin:/bin", "HOME=" .. M.runtime },
     cwd = M.runtime,
     argv = M.argv(plan, facts),
-    seccomp = { ioctls = { table.unpack(seccomp.ioctls) }, syscalls = { table.unpack(seccomp.syscalls) } },
+    seccomp = layout.seccomp_for_plan(),
     limits = { core = 0 },
     -- QEMU's own messages come out here; the sessions have ports.
     terminal = "pty",
