@@ -9,18 +9,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-30}
-for tool in hyperfine systemd-nspawn; do
-    command -v "$tool" > /dev/null || { echo "bench: $tool is not installed (make deps)" >&2; exit 1; }
-done
 [ "$(id -u)" -eq 0 ] || { echo "bench: systemd-nspawn needs root" >&2; exit 1; }
-[ -x ./sbx ] || make -s
-scratch=$(mktemp -d /tmp/sbx-bench.XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
-mkdir -p "$scratch/home/project"
-export HOME="$scratch/home"
-unset XDG_STATE_HOME XDG_CONFIG_HOME DISPLAY WAYLAND_DISPLAY DBUS_SESSION_BUS_ADDRESS SSH_AUTH_SOCK
-project="$scratch/home/project"
-sbx="$PWD/sbx"
+. bench/startup_env.sh
+bench_needs hyperfine systemd-nspawn
 
 # Both on the host's network: pasta is a cost of its own, which nspawn
 # alone does not pay. One real launch makes the state directory and the
@@ -40,29 +31,15 @@ hyperfine -N --warmup 3 --runs "$runs" --export-json "$scratch/result.json" \
     -n "sbx run --backend container --network private" "$private_command" > "$scratch/hyperfine.txt"
 cat "$scratch/hyperfine.txt"
 
-python3 - "$scratch/result.json" "$runs" >> bench/RESULTS.md <<'PY'
-import json, os, platform, subprocess, sys, time
-results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-sbx, nspawn = results["sbx run --backend container"], results["systemd-nspawn"]
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-version = subprocess.run(["systemd-nspawn", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-print("\n## Container start: `sbx run --backend container --shell DIR -- -c true` vs bare systemd-nspawn\n")
-print(f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}; machine: {cpu}, {os.cpu_count()} cores, "
-      f"Linux {platform.release()}; {version} (not PID 1: --keep-unit --register=no); hyperfine, "
-      f"{sys.argv[2]} runs each after 3 warm-ups, in one run; both share the host's network. "
-      "nspawn gets sbx's command line (user namespace, ID-mapped binds, read-only root, the "
-      "capability drops, the system call filter) on a root directory made once, and runs "
-      "`bash -c true` as its PID 1; sbx run also prepares the state directory, makes the root "
-      "directory and files for the launch, starts its own init (which makes the sandbox's user "
-      "namespace and installs the engine's seccomp filter), registers the sandbox and removes "
-      "the directory after")
-print("\n| command | mean | median | stddev | min | max |\n|---|---|---|---|---|---|")
-for name in ("sbx run --backend container", "systemd-nspawn", "sbx run --backend container --network private"):
-    r = results[name]
-    print(f"| {name} | {r['mean']*1000:.2f} ms | {r['median']*1000:.2f} ms | {r['stddev']*1000:.2f} ms | "
-          f"{r['min']*1000:.2f} ms | {r['max']*1000:.2f} ms |")
-print(f"\nRatio sbx / nspawn: **{sbx['median'] / nspawn['median']:.2f}x** on the medians, "
-      f"{sbx['mean'] / nspawn['mean']:.2f}x on the means. The last row is for information: "
-      "it also starts pasta, which nspawn alone does not do.")
-PY
-tail -12 bench/RESULTS.md
+python3 bench/startup_report.py "$scratch/result.json" --unit ms \
+    --title 'Container start: `sbx run --backend container --shell DIR -- -c true` vs bare systemd-nspawn' \
+    --about "$(systemd-nspawn --version | head -1) (not PID 1: --keep-unit --register=no); hyperfine, \
+$runs runs each after 3 warm-ups, in one run; both share the host's network. nspawn gets sbx's command \
+line (user namespace, ID-mapped binds, read-only root, the capability drops, the system call filter) on \
+a root directory made once, and runs \`bash -c true\` as its PID 1; sbx run also prepares the state \
+directory, makes the root directory and files for the launch, starts its own init (which makes the \
+sandbox's user namespace and installs the engine's seccomp filter), registers the sandbox and removes \
+the directory after" \
+    --sbx "sbx run --backend container" --other systemd-nspawn --label nspawn \
+    --note "The last row is for information: it also starts pasta, which nspawn alone does not do." \
+    >> bench/RESULTS.md

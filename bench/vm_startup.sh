@@ -9,18 +9,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-5}
-for tool in hyperfine qemu-system-x86_64; do
-    command -v "$tool" > /dev/null || { echo "bench: $tool is not installed (make deps)" >&2; exit 1; }
-done
+. bench/startup_env.sh
+bench_needs hyperfine qemu-system-x86_64 cpio
 [ -x /bin/busybox ] || { echo "bench: busybox-static is not installed (make deps)" >&2; exit 1; }
-[ -x ./sbx ] || make -s
-scratch=$(mktemp -d /tmp/sbx-bench.XXXXXX)
-trap 'rm -rf "$scratch"' EXIT
-mkdir -p "$scratch/home/project"
-export HOME="$scratch/home"
-unset XDG_STATE_HOME XDG_CONFIG_HOME DISPLAY WAYLAND_DISPLAY DBUS_SESSION_BUS_ADDRESS SSH_AUTH_SOCK
-project="$scratch/home/project"
-sbx="$PWD/sbx"
 
 # What sbx boots, and how: the kernel, the accelerator it picks here (one
 # real launch also makes the state directory), the spec's size.
@@ -57,26 +48,12 @@ hyperfine -N --warmup 1 --runs "$runs" --export-json "$scratch/result.json" \
     -n "sbx run --backend vm" "$sbx_command" -n "bare QEMU" "$qemu_command" > "$scratch/hyperfine.txt"
 cat "$scratch/hyperfine.txt"
 
-python3 - "$scratch/result.json" "$runs" "$accel" "$kernel" >> bench/RESULTS.md <<'PY'
-import json, os, platform, subprocess, sys, time
-results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-sbx, bare = results["sbx run --backend vm"], results["bare QEMU"]
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-version = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-print("\n## VM start: `sbx run --backend vm --shell DIR -- -c true` vs bare QEMU\n")
-print(f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}; machine: {cpu}, {os.cpu_count()} cores, "
-      f"Linux {platform.release()}; {version}; accelerator {sys.argv[3]}; kernel {sys.argv[4]}; "
-      f"hyperfine, {sys.argv[2]} runs each after a warm-up, in one run; no network for either. "
-      "Bare QEMU boots the same kernel on the same machine type with the same memory and CPUs into "
-      "a busybox initramfs whose /init powers off at once; sbx run also builds the initramfs "
-      "(its agent, the virtio modules, the plan), runs QEMU in an engine sandbox, mounts the 9p "
-      "shares and the sandbox's file systems in the guest, runs `bash -c true` as the sandbox's "
-      "user through the session port and waits for the power-off")
-print("\n| command | mean | median | stddev | min | max |\n|---|---|---|---|---|---|")
-for name in ("sbx run --backend vm", "bare QEMU"):
-    r = results[name]
-    print(f"| {name} | {r['mean']:.2f} s | {r['median']:.2f} s | {r['stddev']:.2f} s | "
-          f"{r['min']:.2f} s | {r['max']:.2f} s |")
-print(f"\nRatio sbx / bare QEMU: **{sbx['median'] / bare['median']:.2f}x** on the medians, "
-      f"{sbx['mean'] / bare['mean']:.2f}x on the means.")
-PY
+python3 bench/startup_report.py "$scratch/result.json" --unit s \
+    --title 'VM start: `sbx run --backend vm --shell DIR -- -c true` vs bare QEMU' \
+    --about "$(qemu-system-x86_64 --version | head -1); accelerator $accel; kernel $kernel; hyperfine, \
+$runs runs each after a warm-up, in one run; no network for either. Bare QEMU boots the same kernel on \
+the same machine type with the same memory and CPUs into a busybox initramfs whose /init powers off at \
+once; sbx run also builds the initramfs (its agent, the virtio modules, the plan), runs QEMU in an \
+engine sandbox, mounts the 9p shares and the sandbox's file systems in the guest, runs \`bash -c true\` \
+as the sandbox's user through the session port and waits for the power-off" \
+    --sbx "sbx run --backend vm" --other "bare QEMU" --label "bare QEMU" >> bench/RESULTS.md
